@@ -1,0 +1,7 @@
+"""``python -m mlwarden``."""
+
+import sys
+
+from mlwarden.cli.main import main
+
+sys.exit(main())
