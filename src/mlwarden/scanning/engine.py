@@ -196,6 +196,7 @@ def scan_file(path: Path, config: ScanConfig, scanners: Sequence[Scanner]) -> Fi
         finding = _path_finding(path, "path/unreadable", Severity.HIGH, f"cannot read: {exc.strerror or exc}",
                                 "fix the permissions; an unreadable file cannot be vouched for")
         return FileReport(path=str(path), size=_size(path), format="unreadable", findings=[finding])
+    size = len(blob)
     ctx = ScanContext(file=str(path), limits=config.limits, nested=_nested_dispatch(scanners))
     try:
         findings = list(_dispatch(blob, ctx, scanners))
@@ -203,7 +204,7 @@ def scan_file(path: Path, config: ScanConfig, scanners: Sequence[Scanner]) -> Fi
         blob.close()
     return FileReport(
         path=str(path),
-        size=len(blob),
+        size=size,
         format=ctx.formats.get("", "unknown"),
         findings=findings,
         formats=ctx.formats,

@@ -94,7 +94,10 @@ class FileBlob(Blob):
 
     def close(self) -> None:
         """Unmap; views still held by the caller keep the map alive until they go."""
-        self._view.release()
+        try:
+            self._view.release()
+        except BufferError:
+            return
         if self._map is not None:
             try:
                 self._map.close()

@@ -15,6 +15,7 @@ FORMATS = (
     "bz2",
     "xz",
     "lz4",
+    "lzma",
     "zlib",
     "numpy",
     "hdf5",
@@ -59,6 +60,8 @@ def sniff(blob: Blob) -> FileSniff:
         return FileSniff("xz")
     if head.startswith(b"\x04\x22\x4d\x18"):
         return FileSniff("lz4")
+    if head.startswith(b"\x5d\x00\x00") and len(head) >= 13:
+        return FileSniff("lzma")  # legacy .lzma ("alone") stream, as joblib's compress="lzma" writes
     if len(head) >= 262 and head[257:262] == b"ustar":
         return FileSniff("tar")
     if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:

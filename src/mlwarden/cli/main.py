@@ -1,0 +1,185 @@
+"""``mlwarden`` entry point: argparse sub-commands, one error funnel, documented exit codes.
+
+Exit codes: 0 clean/allowed, 1 unsafe/denied, 2 usage or runtime error (see ``exit_codes``).
+Set ``MLWARDEN_DEBUG=1`` to see a traceback for an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from mlwarden import __version__
+from mlwarden.cli.exit_codes import EXIT_DENIED, EXIT_ERROR, EXIT_OK
+from mlwarden.errors import MlwardenError, UsageError
+
+Handler = Callable[[argparse.Namespace], int]
+
+SCAN_EXAMPLES = """\
+examples:
+  mlwarden scan model.pt                      scan one file (format found from its bytes)
+  mlwarden scan ./models --jobs 4             scan a directory tree on 4 processes
+  mlwarden scan model.bin --format json       machine-readable report on stdout
+  mlwarden scan . --format sarif -o scan.sarif --fail-on medium
+                                              SARIF for code scanning; fail on medium or above
+
+exit codes: 0 nothing at or above --fail-on, 1 unsafe content found, 2 usage or runtime error.
+settings: [scan] in mlwarden.toml or MLWARDEN_SCAN__<KEY> variables (max_depth, max_members,
+max_member_bytes, max_total_bytes, max_pickle_ops, max_seconds, jobs, follow_symlinks, plugins).
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the fix, and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}", hint=f"see '{self.prog} --help'")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line grammar."""
+    parser = _Parser(
+        prog="mlwarden",
+        description="Keep malicious, tampered and unapproved deepfake-capable models out of production.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'mlwarden COMMAND --help' for a command's options and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlwarden {__version__}")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="settings file (default: ./mlwarden.toml if present; env MLWARDEN_CONFIG)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    scan = commands.add_parser(
+        "scan",
+        help="statically scan model files for embedded code and tampering",
+        description="Scan model files, directories and archives without loading or executing them.",
+        epilog=SCAN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scan.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or archive")
+    scan.add_argument("--format", "-f", choices=["table", "json", "sarif"], default="table",
+                      help="output format (default: table)")
+    scan.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
+    scan.add_argument("--fail-on", default="high", metavar="SEVERITY",
+                      help="exit 1 when a finding is at or above this: info, low, medium, high, critical "
+                           "(default: high)")
+    scan.add_argument("--jobs", "-j", type=int, metavar="N",
+                      help="worker processes for directories (default: [scan] jobs, else all cores)")
+    scan.add_argument("--follow-symlinks", action="store_true", help="scan through symlinks inside the tree")
+    scan.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
+    scan.set_defaults(handler=_cmd_scan)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code instead of raising."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler: Handler | None = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help(sys.stderr)
+            return EXIT_ERROR
+        return handler(args)
+    except MlwardenError as exc:
+        _say(f"mlwarden: error: {exc.diagnostics()}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _say("mlwarden: interrupted; nothing was decided")
+        return EXIT_ERROR
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (| head); nothing more to say
+        return EXIT_ERROR
+    except Exception as exc:  # the one funnel: no traceback reaches a user
+        if os.environ.get("MLWARDEN_DEBUG"):
+            raise
+        _say(f"mlwarden: internal error: {type(exc).__name__}: {exc}; "
+             "rerun with MLWARDEN_DEBUG=1 and report it with the traceback")
+        return EXIT_ERROR
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from mlwarden.cli._output import OutputFormat, render  # noqa: PLC0415 - keep start-up light
+    from mlwarden.core.config import load_settings  # noqa: PLC0415
+    from mlwarden.core.types import Severity  # noqa: PLC0415
+    from mlwarden.scanning import ScanConfig, scan_paths  # noqa: PLC0415
+
+    try:
+        threshold = Severity.parse(args.fail_on)
+    except ValueError as exc:
+        raise UsageError(f"--fail-on: {exc}", hint="for example --fail-on high") from None
+    settings = load_settings(args.config)
+    config = ScanConfig.from_settings(settings.get("scan", {}))
+    jobs = args.jobs if args.jobs is not None else settings.get("scan", {}).get("jobs", os.cpu_count() or 1)
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1", hint="for example --jobs 4")
+    config = ScanConfig(limits=config.limits, follow_symlinks=args.follow_symlinks or config.follow_symlinks,
+                        jobs=jobs, plugins=config.plugins)
+    fmt = OutputFormat(args.format)
+    with _progress(enabled=not args.quiet) as progress:
+        report = scan_paths(args.paths, config, progress=progress)
+    if args.output is not None:
+        _write_atomic(args.output, lambda out: render(report, fmt, out, threshold=threshold))
+        if not args.quiet:
+            top = report.max_severity
+            _say(f"mlwarden: wrote {fmt.value} report for {len(report.files)} file(s) to {args.output} "
+                 f"(highest severity: {top.label if top is not None else 'none'})")
+    else:
+        render(report, fmt, sys.stdout, threshold=threshold)
+    return EXIT_DENIED if report.fails(threshold) else EXIT_OK
+
+
+def _write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Write to a temporary file beside ``path`` and rename, so a failure never leaves half a report."""
+    directory = path.parent if str(path.parent) else Path()
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, delete=False,
+                                         prefix=f".{path.name}.", suffix=".tmp") as tmp:
+            write(tmp)
+        Path(tmp.name).replace(path)
+    except OSError as exc:
+        raise MlwardenError(f"cannot write {path}: {exc.strerror or exc}",
+                            hint="choose a writable --output path") from None
+
+
+class _progress:  # noqa: N801 - used as a context manager function
+    """A rich progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar: object | None = None
+
+    def __enter__(self) -> Callable[[str, int], None] | None:
+        if not self.enabled:
+            return None
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                       TimeElapsedColumn(), transient=True, console=None)
+        bar.start()
+        task = bar.add_task("", total=None)
+        self._bar = bar
+
+        def advance(path: str, size: int) -> None:
+            bar.update(task, advance=1, description=Path(path).name[:40])
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()  # type: ignore[attr-defined]
