@@ -87,6 +87,8 @@ class PickleScanner(Scanner):
                     reported[key].details["count"] = reported[key].details.get("count", 1) + 1
                     continue
                 stream = f" (pickle stream {index + 1})" if index else ""
+                if result.resynced:
+                    stream = f" (in a pickle hidden after non-pickle bytes, at byte {result.start})"
                 reported[key] = ctx.finding(verdict.rule_id, severity, f"{verdict.reason}{stream}",
                                             scanner=self.name, offset=item.offset, construct=dotted,
                                             remediation=_REMEDIATION, via=item.via,
@@ -125,9 +127,43 @@ def analyse_streams(data: Buffer, ctx: ScanContext | None = None) -> list[Pickle
         if not result.stopped or result.interrupted is not None:
             break
         if legacy and len(results) == _LEGACY_TORCH_PICKLES:
-            break  # the rest is raw storage bytes
+            return results  # the rest is raw storage bytes
         pos = result.end
+    if results and not legacy and results[-1].interrupted is None:
+        last = results[-1]
+        tail = last.end if last.stopped else last.start + 1
+        results.extend(_resync(machine, data, tail))
     return results
+
+
+_RESYNC_START = re.compile(rb"\x80[\x02-\x05]|c[A-Za-z_][\w.]*\n[A-Za-z_][\w.]*\n")
+_RESYNC_WINDOW = 64 << 20
+_RESYNC_CANDIDATES = 256
+
+
+def _resync(machine: PickleMachine, data: Buffer, start: int) -> list[PickleResult]:
+    """Pickles hidden after junk or a damaged stream, where custom loaders that skip bytes would find them."""
+    window = bytes(data[start : start + _RESYNC_WINDOW])
+    found: list[PickleResult] = []
+    resume = 0
+    for count, match in enumerate(_RESYNC_START.finditer(window)):
+        if count >= _RESYNC_CANDIDATES:
+            break
+        offset = match.start()
+        if offset < resume:
+            continue
+        result = machine.run(start + offset)
+        if result.interrupted is not None:
+            found.append(result)
+            break
+        if result.imports and (result.stopped or any(
+            (v := pickle_rules.judge(i.ref.module, i.ref.name)) is not None and v.severity >= Severity.HIGH
+            for i in result.imports
+        )):
+            result.resynced = True
+            found.append(result)
+            resume = result.end - start
+    return found
 
 
 def _skip_joblib_array(machine: PickleMachine, target: Any, state: Any, results: list[PickleResult]) -> None:

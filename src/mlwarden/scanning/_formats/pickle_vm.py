@@ -139,6 +139,8 @@ class PickleResult:
     """(offset, rule, message) for constructs that are not imports but still suspicious."""
     persistent: list[Persistent] = field(default_factory=list)
     error: PickleError | None = None
+    resynced: bool = False
+    """Found by searching bytes that follow a damaged stream or non-pickle data."""
     interrupted: Exception | None = None
     """Set when ``tick`` stopped the machine (a scan limit); what was learnt so far is kept."""
 
@@ -225,6 +227,7 @@ class PickleMachine:
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
+        self.frame_end = 0
         result = PickleResult(start=start)
         self.result = result
         dispatch = self._dispatch
@@ -248,6 +251,11 @@ class PickleMachine:
                 if handler is None:
                     raise PickleError(self.op_offset, f"unknown opcode 0x{code:02x}")
                 handler(result)
+                if self.pos > self.frame_end > self.op_offset:
+                    result.anomalies.append(
+                        (self.op_offset, "pickle/frame-violation", "an opcode runs past the end of its FRAME")
+                    )
+                    self.frame_end = 0
         except PickleError as exc:
             result.error = exc
         except (IndexError, ValueError, struct.error, UnicodeDecodeError, OverflowError) as exc:
@@ -333,13 +341,18 @@ class PickleMachine:
 
         @op(b"\x80")
         def proto(r: PickleResult) -> None:
+            if m.op_offset != r.start:
+                r.anomalies.append((m.op_offset, "pickle/misplaced-proto", "PROTO opcode inside the stream"))
             r.protocol = m._take(1)[0]
             if r.protocol > 5:
                 raise PickleError(m.op_offset, f"unsupported protocol {r.protocol}")
 
         @op(b"\x95")
         def frame(r: PickleResult) -> None:
-            m._take(8)
+            (length,) = _STRUCT_Q.unpack(m._take(8))
+            if m.frame_end > m.op_offset:
+                r.anomalies.append((m.op_offset, "pickle/frame-violation", "FRAME starts inside another frame"))
+            m.frame_end = m.pos + length
 
         @op(b"(")
         def mark(r: PickleResult) -> None:
@@ -379,7 +392,7 @@ class PickleMachine:
         @op(b"I")
         def int_(r: PickleResult) -> None:
             text = m._line()
-            m.stack.append(False if text == b"00" else True if text == b"01" else int(text))
+            m.stack.append(False if text == b"00" else True if text == b"01" else _c_int(text))
 
         @op(b"J")
         def binint(r: PickleResult) -> None:
@@ -396,7 +409,7 @@ class PickleMachine:
         @op(b"L")
         def long_(r: PickleResult) -> None:
             text = m._line()
-            m.stack.append(int(text[:-1] if text.endswith(b"L") else text))
+            m.stack.append(int(text[:-1] if text.endswith(b"L") else text, 0))
 
         @op(b"\x8a")
         def long1(r: PickleResult) -> None:
@@ -701,6 +714,18 @@ class PickleMachine:
 
     build_hook: Callable[[Any, Any], None] | None = None
     """Called after each BUILD with (target, state); lets joblib skip its inline array bytes."""
+
+
+def _c_int(text: bytes) -> int:
+    """INT's argument as CPython reads it: ``strtol(s, NULL, 0)``, so ``0x10`` and octal ``010`` work."""
+    body = text.strip()
+    sign = -1 if body.startswith(b"-") else 1
+    digits = body.lstrip(b"+-")
+    if digits[:2].lower() == b"0x":
+        return sign * int(digits[2:], 16)
+    if len(digits) > 1 and digits.startswith(b"0"):
+        return sign * int(digits, 8)
+    return int(body, 0)
 
 
 def decodes_as_pickle(data: bytes | memoryview, max_ops: int = 1_000_000) -> bool:
