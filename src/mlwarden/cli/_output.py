@@ -69,15 +69,21 @@ def _table(report: ScanReport, out: TextIO, threshold: Severity) -> None:
         table.add_column("rule")
         table.add_column("what", overflow="fold")
         for finding in findings:
-            table.add_row(f"[{_STYLE[finding.severity]}]{finding.severity.label}[/]", _where(finding),
-                          finding.rule_id, finding.message)
+            table.add_row(
+                f"[{_STYLE[finding.severity]}]{finding.severity.label}[/]",
+                _where(finding),
+                finding.rule_id,
+                finding.message,
+            )
         console.print(table)
     counts = report.severity_counts()
     shown = ", ".join(f"{n} {label}" for label, n in reversed(counts.items()) if n) or "no findings"
     size = sum(f.size for f in report.files)
     verdict = "[bold red]UNSAFE[/]" if report.fails(threshold) else "[bold green]OK[/]"
-    console.print(f"{verdict}  {len(report.files)} file(s), {_human(size)} in {report.seconds:.2f}s: {shown} "
-                  f"[dim](fails at {threshold.label} or above)[/]")
+    console.print(
+        f"{verdict}  {len(report.files)} file(s), {_human(size)} in {report.seconds:.2f}s: {shown} "
+        f"[dim](fails at {threshold.label} or above)[/]"
+    )
 
 
 def _where(finding: Finding) -> str:
@@ -107,7 +113,10 @@ def to_sarif(report: ScanReport) -> dict[str, Any]:
                 "fullDescription": {"text": finding.message},
                 "help": {"text": finding.remediation or "see the mlwarden documentation"},
                 "defaultConfiguration": {"level": _SARIF_LEVEL[finding.severity]},
-                "properties": {"security-severity": _SECURITY_SEVERITY[finding.severity], "tags": ["security"]},
+                "properties": {
+                    "security-severity": _SECURITY_SEVERITY[finding.severity],
+                    "tags": ["security"],
+                },
             }
     index = {rule_id: i for i, rule_id in enumerate(rules)}
     results = [_sarif_result(f, index[f.rule_id]) for f in findings]

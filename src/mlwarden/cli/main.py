@@ -50,8 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'mlwarden COMMAND --help' for a command's options and examples.",
     )
     parser.add_argument("--version", action="version", version=f"mlwarden {__version__}")
-    parser.add_argument("--config", type=Path, metavar="FILE",
-                        help="settings file (default: ./mlwarden.toml if present; env MLWARDEN_CONFIG)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="settings file (default: ./mlwarden.toml if present; env MLWARDEN_CONFIG)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     scan = commands.add_parser(
@@ -62,14 +66,27 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scan.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or archive")
-    scan.add_argument("--format", "-f", choices=["table", "json", "sarif"], default="table",
-                      help="output format (default: table)")
+    scan.add_argument(
+        "--format",
+        "-f",
+        choices=["table", "json", "sarif"],
+        default="table",
+        help="output format (default: table)",
+    )
     scan.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
-    scan.add_argument("--fail-on", default="high", metavar="SEVERITY",
-                      help="exit 1 when a finding is at or above this: info, low, medium, high, critical "
-                           "(default: high)")
-    scan.add_argument("--jobs", "-j", type=int, metavar="N",
-                      help="worker processes for directories (default: [scan] jobs, else all cores)")
+    scan.add_argument(
+        "--fail-on",
+        default="high",
+        metavar="SEVERITY",
+        help="exit 1 when a finding is at or above this: info, low, medium, high, critical (default: high)",
+    )
+    scan.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        metavar="N",
+        help="worker processes for directories (default: [scan] jobs, else all cores)",
+    )
     scan.add_argument("--follow-symlinks", action="store_true", help="scan through symlinks inside the tree")
     scan.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
     scan.set_defaults(handler=_cmd_scan)
@@ -98,8 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the one funnel: no traceback reaches a user
         if os.environ.get("MLWARDEN_DEBUG"):
             raise
-        _say(f"mlwarden: internal error: {type(exc).__name__}: {exc}; "
-             "rerun with MLWARDEN_DEBUG=1 and report it with the traceback")
+        _say(
+            f"mlwarden: internal error: {type(exc).__name__}: {exc}; "
+            "rerun with MLWARDEN_DEBUG=1 and report it with the traceback"
+        )
         return EXIT_ERROR
 
 
@@ -122,8 +141,12 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else settings.get("scan", {}).get("jobs", os.cpu_count() or 1)
     if jobs < 1:
         raise UsageError("--jobs must be at least 1", hint="for example --jobs 4")
-    config = ScanConfig(limits=config.limits, follow_symlinks=args.follow_symlinks or config.follow_symlinks,
-                        jobs=jobs, plugins=config.plugins)
+    config = ScanConfig(
+        limits=config.limits,
+        follow_symlinks=args.follow_symlinks or config.follow_symlinks,
+        jobs=jobs,
+        plugins=config.plugins,
+    )
     fmt = OutputFormat(args.format)
     with _progress(enabled=not args.quiet) as progress:
         report = scan_paths(args.paths, config, progress=progress)
@@ -131,8 +154,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         _write_atomic(args.output, lambda out: render(report, fmt, out, threshold=threshold))
         if not args.quiet:
             top = report.max_severity
-            _say(f"mlwarden: wrote {fmt.value} report for {len(report.files)} file(s) to {args.output} "
-                 f"(highest severity: {top.label if top is not None else 'none'})")
+            _say(
+                f"mlwarden: wrote {fmt.value} report for {len(report.files)} file(s) to {args.output} "
+                f"(highest severity: {top.label if top is not None else 'none'})"
+            )
     else:
         render(report, fmt, sys.stdout, threshold=threshold)
     return EXIT_DENIED if report.fails(threshold) else EXIT_OK
@@ -142,13 +167,15 @@ def _write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
     """Write to a temporary file beside ``path`` and rename, so a failure never leaves half a report."""
     directory = path.parent if str(path.parent) else Path()
     try:
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, delete=False,
-                                         prefix=f".{path.name}.", suffix=".tmp") as tmp:
-            write(tmp)
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=directory, delete=False, prefix=f".{path.name}.", suffix=".tmp"
+        ) as tmp:
+            write(tmp)  # type: ignore[arg-type]  # a text file object, as TextIO describes
         Path(tmp.name).replace(path)
     except OSError as exc:
-        raise MlwardenError(f"cannot write {path}: {exc.strerror or exc}",
-                            hint="choose a writable --output path") from None
+        raise MlwardenError(
+            f"cannot write {path}: {exc.strerror or exc}", hint="choose a writable --output path"
+        ) from None
 
 
 class _progress:  # noqa: N801 - used as a context manager function
@@ -169,8 +196,15 @@ class _progress:  # noqa: N801 - used as a context manager function
             TimeElapsedColumn,
         )
 
-        bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                       TimeElapsedColumn(), transient=True, console=None)
+        bar = Progress(
+            TextColumn("scanning"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            transient=True,
+            console=None,
+        )
         bar.start()
         task = bar.add_task("", total=None)
         self._bar = bar

@@ -18,9 +18,9 @@ from mlwarden.scanning.interface import (
     Blob,
     FileBlob,
     LimitExceeded,
-    Scanner,
     ScanContext,
     ScanLimits,
+    Scanner,
 )
 from mlwarden.scanning.report import FileReport, ScanReport
 from mlwarden.scanning.sniff import sniff
@@ -111,7 +111,9 @@ def _scan_parallel(files: list[Path], config: ScanConfig) -> Iterator[FileReport
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         chunk = max(1, min(64, len(files) // (jobs * 8)))
         batch = [files[i] for i in order]
-        for index, result in zip(order, pool.map(_scan_worker, batch, [config] * len(batch), chunksize=chunk), strict=True):
+        for index, result in zip(
+            order, pool.map(_scan_worker, batch, [config] * len(batch), chunksize=chunk), strict=True
+        ):
             results[index] = result
             yield result
 
@@ -131,8 +133,15 @@ def _walk(root: Path, config: ScanConfig, findings: list[Finding]) -> Iterator[P
     """Regular files under ``root``; links are not followed unless asked, and never outside root."""
     if not root.is_dir() or (root.is_symlink() and not config.follow_symlinks):
         if root.is_symlink() and not config.follow_symlinks and root.is_dir():
-            findings.append(_path_finding(root, "path/symlink-skipped", Severity.INFO,
-                                          "symlinked directory not followed", "pass --follow-symlinks to scan it"))
+            findings.append(
+                _path_finding(
+                    root,
+                    "path/symlink-skipped",
+                    Severity.INFO,
+                    "symlinked directory not followed",
+                    "pass --follow-symlinks to scan it",
+                )
+            )
             return
         yield root
         return
@@ -149,27 +158,52 @@ def _entry(entry: Path, real_root: Path, config: ScanConfig, findings: list[Find
     try:
         st = entry.lstat()
     except OSError as exc:
-        findings.append(_path_finding(entry, "path/unreadable", Severity.HIGH, f"cannot stat: {exc.strerror}",
-                                      "fix the permissions; an unreadable file cannot be vouched for"))
+        findings.append(
+            _path_finding(
+                entry,
+                "path/unreadable",
+                Severity.HIGH,
+                f"cannot stat: {exc.strerror}",
+                "fix the permissions; an unreadable file cannot be vouched for",
+            )
+        )
         return
     if stat.S_ISLNK(st.st_mode):
         try:
             target = entry.resolve(strict=True)
         except (OSError, RuntimeError):
-            findings.append(_path_finding(entry, "path/symlink-dangling", Severity.MEDIUM,
-                                          f"symlink to a missing target ({os.readlink(entry)})",
-                                          "remove the broken link"))
+            findings.append(
+                _path_finding(
+                    entry,
+                    "path/symlink-dangling",
+                    Severity.MEDIUM,
+                    f"symlink to a missing target ({entry.readlink()})",
+                    "remove the broken link",
+                )
+            )
             return
         if not target.is_relative_to(real_root):
-            findings.append(_path_finding(entry, "path/symlink-escape", Severity.HIGH,
-                                          f"symlink points outside the scanned tree, to {target}",
-                                          "ship the file itself; a link out of the model directory can make "
-                                          "a loader read arbitrary files"))
+            findings.append(
+                _path_finding(
+                    entry,
+                    "path/symlink-escape",
+                    Severity.HIGH,
+                    f"symlink points outside the scanned tree, to {target}",
+                    "ship the file itself; a link out of the model directory can make "
+                    "a loader read arbitrary files",
+                )
+            )
             return
         if not config.follow_symlinks:
-            findings.append(_path_finding(entry, "path/symlink-skipped", Severity.INFO,
-                                          f"symlink to {target} not followed (its target is scanned if inside the tree)",
-                                          "pass --follow-symlinks to scan through links"))
+            findings.append(
+                _path_finding(
+                    entry,
+                    "path/symlink-skipped",
+                    Severity.INFO,
+                    f"symlink to {target} not followed (its target is scanned if inside the tree)",
+                    "pass --follow-symlinks to scan through links",
+                )
+            )
             return
         if target.is_file():
             yield entry
@@ -177,14 +211,26 @@ def _entry(entry: Path, real_root: Path, config: ScanConfig, findings: list[Find
     if stat.S_ISREG(st.st_mode):
         yield entry
     elif not stat.S_ISDIR(st.st_mode):
-        findings.append(_path_finding(entry, "path/special-file", Severity.HIGH,
-                                      "not a regular file (device, FIFO or socket)",
-                                      "remove it; model directories hold regular files only"))
+        findings.append(
+            _path_finding(
+                entry,
+                "path/special-file",
+                Severity.HIGH,
+                "not a regular file (device, FIFO or socket)",
+                "remove it; model directories hold regular files only",
+            )
+        )
 
 
 def _path_finding(path: Path, rule: str, severity: Severity, message: str, remediation: str) -> Finding:
-    return Finding(rule_id=rule, severity=severity, message=message, file=str(path),
-                   remediation=remediation, scanner=_ENGINE)
+    return Finding(
+        rule_id=rule,
+        severity=severity,
+        message=message,
+        file=str(path),
+        remediation=remediation,
+        scanner=_ENGINE,
+    )
 
 
 def scan_file(path: Path, config: ScanConfig, scanners: Sequence[Scanner]) -> FileReport:
@@ -193,8 +239,13 @@ def scan_file(path: Path, config: ScanConfig, scanners: Sequence[Scanner]) -> Fi
     try:
         blob = FileBlob(path)
     except OSError as exc:
-        finding = _path_finding(path, "path/unreadable", Severity.HIGH, f"cannot read: {exc.strerror or exc}",
-                                "fix the permissions; an unreadable file cannot be vouched for")
+        finding = _path_finding(
+            path,
+            "path/unreadable",
+            Severity.HIGH,
+            f"cannot read: {exc.strerror or exc}",
+            "fix the permissions; an unreadable file cannot be vouched for",
+        )
         return FileReport(path=str(path), size=_size(path), format="unreadable", findings=[finding])
     size = len(blob)
     ctx = ScanContext(file=str(path), limits=config.limits, nested=_nested_dispatch(scanners))
@@ -222,17 +273,28 @@ def scan_bytes(data: bytes, name: str = "<bytes>", config: ScanConfig | None = N
     started = time.monotonic()
     ctx = ScanContext(file=name, limits=config.limits, nested=_nested_dispatch(scanners))
     findings = list(_dispatch(BytesBlob(data), ctx, scanners))
-    return FileReport(path=name, size=len(data), format=ctx.formats.get("", "unknown"), findings=findings,
-                      formats=ctx.formats, facts=ctx.facts, seconds=time.monotonic() - started)
+    return FileReport(
+        path=name,
+        size=len(data),
+        format=ctx.formats.get("", "unknown"),
+        findings=findings,
+        formats=ctx.formats,
+        facts=ctx.facts,
+        seconds=time.monotonic() - started,
+    )
 
 
 def _nested_dispatch(scanners: Sequence[Scanner]) -> Callable[[Blob, str, ScanContext], Iterator[Finding]]:
     def nested(blob: Blob, name: str, parent: ScanContext) -> Iterator[Finding]:
         child = dataclasses.replace(parent, members=(*parent.members, name), depth=parent.depth + 1)
         if child.depth > child.limits.max_depth:
-            yield child.finding("limit/depth", Severity.HIGH,
-                                f"containers nested deeper than {child.limits.max_depth} levels; not opened",
-                                scanner=_ENGINE, remediation="flatten the archive; deep nesting hides content")
+            yield child.finding(
+                "limit/depth",
+                Severity.HIGH,
+                f"containers nested deeper than {child.limits.max_depth} levels; not opened",
+                scanner=_ENGINE,
+                remediation="flatten the archive; deep nesting hides content",
+            )
             return
         yield from _dispatch(blob, child, scanners)
 
@@ -252,26 +314,49 @@ def _dispatch(blob: Blob, ctx: ScanContext, scanners: Sequence[Scanner]) -> Iter
         for scanner in chosen:
             yield from scanner.scan(blob, ctx)
     except LimitExceeded as exc:
-        yield ctx.finding(exc.rule_id, Severity.HIGH, f"{exc}; the rest of this content was not scanned",
-                          scanner=_ENGINE, remediation="inspect the file by hand or raise the limit in [scan]")
+        yield ctx.finding(
+            exc.rule_id,
+            Severity.HIGH,
+            f"{exc}; the rest of this content was not scanned",
+            scanner=_ENGINE,
+            remediation="inspect the file by hand or raise the limit in [scan]",
+        )
     except MemoryError:
-        yield ctx.finding("limit/memory", Severity.HIGH, "ran out of memory; the rest was not scanned",
-                          scanner=_ENGINE, remediation="inspect the file by hand")
+        yield ctx.finding(
+            "limit/memory",
+            Severity.HIGH,
+            "ran out of memory; the rest was not scanned",
+            scanner=_ENGINE,
+            remediation="inspect the file by hand",
+        )
     except RecursionError:
-        yield ctx.finding("limit/depth", Severity.HIGH, "structure nested too deeply to analyse",
-                          scanner=_ENGINE, remediation="inspect the file by hand")
+        yield ctx.finding(
+            "limit/depth",
+            Severity.HIGH,
+            "structure nested too deeply to analyse",
+            scanner=_ENGINE,
+            remediation="inspect the file by hand",
+        )
     except Exception as exc:  # noqa: BLE001 - hostile bytes must never crash the scan of a directory
-        yield ctx.finding("malformed/parse-error", Severity.MEDIUM,
-                          f"could not be parsed ({type(exc).__name__}: {exc})",
-                          scanner=_ENGINE, remediation="re-export the file with its original tool")
+        yield ctx.finding(
+            "malformed/parse-error",
+            Severity.MEDIUM,
+            f"could not be parsed ({type(exc).__name__}: {exc})",
+            scanner=_ENGINE,
+            remediation="re-export the file with its original tool",
+        )
 
 
 def _unhandled(fmt: str, ctx: ScanContext) -> Iterator[Finding]:
     if fmt in ("text", "empty"):
         return
-    yield ctx.finding("format/unknown", Severity.MEDIUM,
-                      "unrecognised binary format: not analysed, cannot be vouched for",
-                      scanner=_ENGINE, remediation="convert the model to a known format such as safetensors")
+    yield ctx.finding(
+        "format/unknown",
+        Severity.MEDIUM,
+        "unrecognised binary format: not analysed, cannot be vouched for",
+        scanner=_ENGINE,
+        remediation="convert the model to a known format such as safetensors",
+    )
 
 
 def _scanners(config: ScanConfig) -> tuple[Scanner, ...]:

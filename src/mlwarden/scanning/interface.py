@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import time
 from abc import ABC, abstractmethod
@@ -81,9 +82,7 @@ class FileBlob(Blob):
         self.path = path
         with path.open("rb") as fh:
             size = fh.seek(0, 2)
-            self._map: mmap.mmap | None = (
-                mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
-            )
+            self._map: mmap.mmap | None = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
         self._view = memoryview(self._map) if self._map is not None else memoryview(b"")
 
     def __len__(self) -> int:
@@ -99,10 +98,8 @@ class FileBlob(Blob):
         except BufferError:
             return
         if self._map is not None:
-            try:
+            with contextlib.suppress(BufferError):  # a slice is still referenced; GC unmaps later
                 self._map.close()
-            except BufferError:  # a finding or fact still references a slice; GC unmaps later
-                pass
 
 
 @dataclass(frozen=True, slots=True)

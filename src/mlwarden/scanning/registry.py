@@ -51,10 +51,12 @@ def load_plugins(paths: tuple[str, ...]) -> tuple[Scanner, ...]:
         try:
             cls = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError, ValueError) as exc:
-            raise ConfigError(f"cannot load scanner plug-in {dotted!r}: {exc}",
-                              hint="name it as package.module:ClassName") from None
+            raise ConfigError(
+                f"cannot load scanner plug-in {dotted!r}: {exc}", hint="name it as package.module:ClassName"
+            ) from None
         if not (isinstance(cls, type) and issubclass(cls, Scanner)):
-            raise ConfigError(f"plug-in {dotted!r} is not a Scanner subclass",
-                              hint="subclass mlwarden.scanning.Scanner")
+            raise ConfigError(
+                f"plug-in {dotted!r} is not a Scanner subclass", hint="subclass mlwarden.scanning.Scanner"
+            )
         out.append(cls())
     return tuple(out)

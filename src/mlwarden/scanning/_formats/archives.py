@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from mlwarden.core.types import Finding, Severity
-from mlwarden.scanning.interface import Blob, BytesBlob, LimitExceeded, Scanner, ScanContext
+from mlwarden.scanning.interface import Blob, BytesBlob, LimitExceeded, ScanContext, Scanner
 
 
 class _BufferReader(io.RawIOBase):
@@ -43,6 +43,10 @@ class _BufferReader(io.RawIOBase):
         return self._pos
 
 
+def _reader(view: memoryview | bytes) -> io.BufferedReader:
+    return io.BufferedReader(_BufferReader(view), buffer_size=1 << 20)
+
+
 def _read_capped(stream: Any, ctx: ScanContext, what: str) -> bytes:
     cap = ctx.limits.max_member_bytes
     out = stream.read(cap + 1)
@@ -59,34 +63,52 @@ class TarScanner(Scanner):
     formats: ClassVar[frozenset[str]] = frozenset({"tar"})
 
     def scan(self, blob: Blob, ctx: ScanContext) -> Iterator[Finding]:
-        with tarfile.open(fileobj=_BufferReader(blob.data()), mode="r:") as archive:
+        with tarfile.open(fileobj=_reader(blob.data()), mode="r:") as archive:
             for member in archive:
                 ctx.check_time()
                 if member.issym() or member.islnk():
                     target = member.linkname
                     if target.startswith("/") or ".." in target.split("/"):
-                        yield ctx.finding("tar/link-escape", Severity.HIGH,
-                                          f"link {member.name!r} points outside the archive ({target})",
-                                          scanner=self.name, construct=member.name,
-                                          remediation="ship files, not links out of the model directory")
+                        yield ctx.finding(
+                            "tar/link-escape",
+                            Severity.HIGH,
+                            f"link {member.name!r} points outside the archive ({target})",
+                            scanner=self.name,
+                            construct=member.name,
+                            remediation="ship files, not links out of the model directory",
+                        )
                     continue
                 if member.name.startswith("/") or ".." in member.name.split("/"):
-                    yield ctx.finding("tar/path-traversal", Severity.HIGH,
-                                      f"member path {member.name!r} escapes the extraction directory",
-                                      scanner=self.name, construct=member.name,
-                                      remediation="re-create the archive with relative paths")
+                    yield ctx.finding(
+                        "tar/path-traversal",
+                        Severity.HIGH,
+                        f"member path {member.name!r} escapes the extraction directory",
+                        scanner=self.name,
+                        construct=member.name,
+                        remediation="re-create the archive with relative paths",
+                    )
                 if member.isdev() or member.isfifo():
-                    yield ctx.finding("tar/special-file", Severity.MEDIUM,
-                                      f"member {member.name!r} is a device or FIFO", scanner=self.name,
-                                      construct=member.name, remediation="remove it from the archive")
+                    yield ctx.finding(
+                        "tar/special-file",
+                        Severity.MEDIUM,
+                        f"member {member.name!r} is a device or FIFO",
+                        scanner=self.name,
+                        construct=member.name,
+                        remediation="remove it from the archive",
+                    )
                     continue
                 if not member.isfile():
                     continue
                 if member.size > ctx.limits.max_member_bytes:
-                    yield ctx.finding("limit/member-bytes", Severity.HIGH,
-                                      f"member {member.name!r} is larger than {ctx.limits.max_member_bytes:,} "
-                                      "bytes; not scanned", scanner=self.name, construct=member.name,
-                                      remediation="scan the extracted file directly")
+                    yield ctx.finding(
+                        "limit/member-bytes",
+                        Severity.HIGH,
+                        f"member {member.name!r} is larger than {ctx.limits.max_member_bytes:,} "
+                        "bytes; not scanned",
+                        scanner=self.name,
+                        construct=member.name,
+                        remediation="scan the extracted file directly",
+                    )
                     continue
                 handle = archive.extractfile(member)
                 if handle is None:
@@ -105,7 +127,7 @@ class SevenZipScanner(Scanner):
         import py7zr  # noqa: PLC0415 - only archives of this kind pay for the import
 
         try:
-            with py7zr.SevenZipFile(_BufferReader(blob.data()), mode="r") as archive:
+            with py7zr.SevenZipFile(_reader(blob.data()), mode="r") as archive:
                 infos = [i for i in archive.list() if not i.is_directory]
                 declared = sum(i.uncompressed or 0 for i in infos)
                 if declared > ctx.limits.max_total_bytes:
@@ -113,8 +135,13 @@ class SevenZipScanner(Scanner):
                 ctx.charge("members", len(infos))
                 contents = _read_7z(archive, ctx)
         except py7zr.exceptions.PasswordRequired:
-            yield ctx.finding("archive/encrypted", Severity.HIGH, "7z archive is encrypted; content not analysed",
-                              scanner=self.name, remediation="scan the decrypted archive")
+            yield ctx.finding(
+                "archive/encrypted",
+                Severity.HIGH,
+                "7z archive is encrypted; content not analysed",
+                scanner=self.name,
+                remediation="scan the decrypted archive",
+            )
             return
         for name, data in contents:
             yield from ctx.scan_member(BytesBlob(data), name)
@@ -126,7 +153,7 @@ def _read_7z(archive: Any, ctx: ScanContext) -> list[tuple[str, bytes]]:
     out: list[tuple[str, bytes]] = []
     cap = ctx.limits.max_member_bytes
 
-    class _Sink(py7zr.io.Py7zIO):  # type: ignore[misc, name-defined]
+    class _Sink(py7zr.io.Py7zIO):
         def __init__(self, name: str) -> None:
             self.name = name
             self.buf = io.BytesIO()
@@ -149,7 +176,7 @@ def _read_7z(archive: Any, ctx: ScanContext) -> list[tuple[str, bytes]]:
         def size(self) -> int:
             return self.buf.tell()
 
-    class _Factory(py7zr.io.WriterFactory):  # type: ignore[misc, name-defined]
+    class _Factory(py7zr.io.WriterFactory):
         def __init__(self) -> None:
             self.sinks: dict[str, _Sink] = {}
 
@@ -159,7 +186,7 @@ def _read_7z(archive: Any, ctx: ScanContext) -> list[tuple[str, bytes]]:
             return sink
 
     factory = _Factory()
-    archive.extractall(factory=factory)
+    archive.extractall(factory=factory)  # noqa: S202 - into memory sinks, never to disk
     for name, sink in factory.sinks.items():
         out.append((name, sink.buf.getvalue()))
     return out
@@ -178,14 +205,19 @@ class CompressedScanner(Scanner):
         except LimitExceeded:
             raise
         except (OSError, EOFError, lzma.LZMAError, zlib.error, RuntimeError, ValueError) as exc:
-            yield ctx.finding("malformed/compressed", Severity.MEDIUM, f"{fmt} stream is damaged ({exc})",
-                              scanner=self.name, remediation="re-create the file")
+            yield ctx.finding(
+                "malformed/compressed",
+                Severity.MEDIUM,
+                f"{fmt} stream is damaged ({exc})",
+                scanner=self.name,
+                remediation="re-create the file",
+            )
             return
         yield from ctx.scan_member(BytesBlob(data), f"<{fmt}>")
 
     @staticmethod
     def _decompress(fmt: str, blob: Blob, ctx: ScanContext) -> bytes:
-        raw = _BufferReader(blob.data())
+        raw = _reader(blob.data())
         if fmt == "gzip":
             return _read_capped(gzip.GzipFile(fileobj=raw), ctx, "gzip stream")
         if fmt == "bz2":

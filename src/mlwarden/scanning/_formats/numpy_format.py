@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from mlwarden.core.types import Finding, Severity
-from mlwarden.scanning.interface import Blob, BytesBlob, Scanner, ScanContext
+from mlwarden.scanning.interface import Blob, BytesBlob, ScanContext, Scanner
 
 _MAX_HEADER = 1 << 20
 
@@ -47,18 +47,26 @@ class NumpyScanner(Scanner):
             return
         descr, shape = header["descr"], header["shape"]
         offset = start + hlen
-        ctx.facts.setdefault(ctx.member or "", {})["numpy"] = {"descr": str(descr), "shape": list(shape)
-                                                                if isinstance(shape, tuple) else None}
+        ctx.facts.setdefault(ctx.member or "", {})["numpy"] = {
+            "descr": str(descr),
+            "shape": list(shape) if isinstance(shape, tuple) else None,
+        }
         if "O" in str(descr):
-            yield ctx.finding("numpy/object-array", Severity.LOW,
-                              "object array: numpy.load(allow_pickle=True) unpickles its content",
-                              scanner=self.name, offset=offset,
-                              remediation="store numeric arrays; object arrays need allow_pickle")
+            yield ctx.finding(
+                "numpy/object-array",
+                Severity.LOW,
+                "object array: numpy.load(allow_pickle=True) unpickles its content",
+                scanner=self.name,
+                offset=offset,
+                remediation="store numeric arrays; object arrays need allow_pickle",
+            )
             yield from ctx.scan_member(BytesBlob(data[offset:]), "<array pickle>")
             return
         yield from self._check_size(descr, shape, len(data) - offset, ctx)
 
-    def _check_size(self, descr: object, shape: object, available: int, ctx: ScanContext) -> Iterator[Finding]:
+    def _check_size(
+        self, descr: object, shape: object, available: int, ctx: ScanContext
+    ) -> Iterator[Finding]:
         if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
             yield self._malformed(ctx, "shape is not a tuple of sizes")
             return
@@ -73,5 +81,10 @@ class NumpyScanner(Scanner):
             yield self._malformed(ctx, f"array needs {count * itemsize:,} bytes, file holds {available:,}")
 
     def _malformed(self, ctx: ScanContext, why: str) -> Finding:
-        return ctx.finding("malformed/numpy", Severity.MEDIUM, why, scanner=self.name,
-                           remediation="re-save the array with numpy.save")
+        return ctx.finding(
+            "malformed/numpy",
+            Severity.MEDIUM,
+            why,
+            scanner=self.name,
+            remediation="re-save the array with numpy.save",
+        )

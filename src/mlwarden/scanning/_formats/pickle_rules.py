@@ -113,19 +113,36 @@ def judge(module: str, name: str) -> Verdict | None:
         ".".join(parts[:i]) in DANGEROUS_MODULES for i in range(1, len(parts) + 1)
     ):
         if dotted in NESTED_LOADERS:
-            return Verdict(Severity.CRITICAL, "pickle/nested-loader",
-                           f"{dotted} deserialises another payload when loaded")
-        return Verdict(Severity.CRITICAL, "pickle/dangerous-global",
-                       f"{dotted} can execute code, spawn processes or reach files and the network")
+            return Verdict(
+                Severity.CRITICAL,
+                "pickle/nested-loader",
+                f"{dotted} deserialises another payload when loaded",
+            )
+        return Verdict(
+            Severity.CRITICAL,
+            "pickle/dangerous-global",
+            f"{dotted} can execute code, spawn processes or reach files and the network",
+        )
     if not name:
         return Verdict(Severity.CRITICAL, "pickle/module-import", f"imports the module {dotted}")
-    if any(_is_dunder(p) for p in name.split(".")) or "." in name and any(
-        p.startswith("_") for p in name.split(".")[1:]
+    if (
+        any(_is_dunder(p) for p in name.split("."))
+        or ("." in name
+        and any(p.startswith("_") for p in name.split(".")[1:]))
     ):
-        return Verdict(Severity.CRITICAL, "pickle/attribute-traversal",
-                       f"{dotted} walks attributes to reach internals (a known escape route)")
+        return Verdict(
+            Severity.CRITICAL,
+            "pickle/attribute-traversal",
+            f"{dotted} walks attributes to reach internals (a known escape route)",
+        )
     if module.startswith("<"):
-        return Verdict(Severity.HIGH, "pickle/dynamic-global",
-                       "the imported name is computed at load time and cannot be checked")
-    return Verdict(Severity.MEDIUM, "pickle/unknown-global",
-                   f"{dotted} is not on the allowlist of known-safe reconstructors")
+        return Verdict(
+            Severity.HIGH,
+            "pickle/dynamic-global",
+            "the imported name is computed at load time and cannot be checked",
+        )
+    return Verdict(
+        Severity.MEDIUM,
+        "pickle/unknown-global",
+        f"{dotted} is not on the allowlist of known-safe reconstructors",
+    )

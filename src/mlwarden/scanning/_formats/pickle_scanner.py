@@ -24,7 +24,7 @@ from mlwarden.scanning._formats.pickle_vm import (
     SList,
     dotted_name,
 )
-from mlwarden.scanning.interface import Blob, Buffer, BytesBlob, Scanner, ScanContext
+from mlwarden.scanning.interface import Blob, Buffer, BytesBlob, ScanContext, Scanner
 
 LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_TORCH_PICKLES = 5  # magic, protocol version, sys info, the object, storage keys
@@ -42,8 +42,26 @@ _ANOMALY_SEVERITY = {
 # Loaders that torch itself emits with a constant argument; the argument is scanned, the call is not news.
 _ANALYSED_LOADERS = frozenset({"torch.storage._load_from_bytes"})
 _DTYPE_SIZE = re.compile(r"^[<>|=]?([a-zA-Z])(\d*)$")
-_KIND_SIZE = {"b": 1, "?": 1, "B": 1, "h": 2, "H": 2, "e": 2, "i": 4, "I": 4, "f": 4, "l": 8, "L": 8, "q": 8,
-              "Q": 8, "d": 8, "g": 16, "F": 8, "D": 16, "G": 32}
+_KIND_SIZE = {
+    "b": 1,
+    "?": 1,
+    "B": 1,
+    "h": 2,
+    "H": 2,
+    "e": 2,
+    "i": 4,
+    "I": 4,
+    "f": 4,
+    "l": 8,
+    "L": 8,
+    "q": 8,
+    "Q": 8,
+    "d": 8,
+    "g": 16,
+    "F": 8,
+    "D": 16,
+    "G": 32,
+}
 
 
 class PickleScanner(Scanner):
@@ -67,9 +85,14 @@ class PickleScanner(Scanner):
     def _findings(self, results: list[PickleResult], ctx: ScanContext) -> Iterator[Finding]:
         first = results[0]
         if first.error is not None and not first.ops > 1:
-            yield ctx.finding("malformed/pickle", Severity.MEDIUM, f"not a valid pickle: {first.error.reason}",
-                              scanner=self.name, offset=first.error.offset,
-                              remediation="re-export the file with its original tool")
+            yield ctx.finding(
+                "malformed/pickle",
+                Severity.MEDIUM,
+                f"not a valid pickle: {first.error.reason}",
+                scanner=self.name,
+                offset=first.error.offset,
+                remediation="re-export the file with its original tool",
+            )
             return
         reported: dict[tuple[str, str], Finding] = {}
         constant_loads = _constant_loader_calls(results)
@@ -89,20 +112,38 @@ class PickleScanner(Scanner):
                 stream = f" (pickle stream {index + 1})" if index else ""
                 if result.resynced:
                     stream = f" (in a pickle hidden after non-pickle bytes, at byte {result.start})"
-                reported[key] = ctx.finding(verdict.rule_id, severity, f"{verdict.reason}{stream}",
-                                            scanner=self.name, offset=item.offset, construct=dotted,
-                                            remediation=_REMEDIATION, via=item.via,
-                                            invoked=_invoked(result, item.ref))
+                reported[key] = ctx.finding(
+                    verdict.rule_id,
+                    severity,
+                    f"{verdict.reason}{stream}",
+                    scanner=self.name,
+                    offset=item.offset,
+                    construct=dotted,
+                    remediation=_REMEDIATION,
+                    via=item.via,
+                    invoked=_invoked(result, item.ref),
+                )
             for offset, rule, message in result.anomalies:
                 key = (rule, str(offset))
-                reported[key] = ctx.finding(rule, _ANOMALY_SEVERITY.get(rule, Severity.HIGH), message,
-                                            scanner=self.name, offset=offset, remediation=_REMEDIATION)
+                reported[key] = ctx.finding(
+                    rule,
+                    _ANOMALY_SEVERITY.get(rule, Severity.HIGH),
+                    message,
+                    scanner=self.name,
+                    offset=offset,
+                    remediation=_REMEDIATION,
+                )
         yield from reported.values()
         last = results[-1]
         if last.error is not None and (last is first or last.imports):
-            yield ctx.finding("malformed/pickle", Severity.MEDIUM,
-                              f"pickle stream is damaged: {last.error.reason}", scanner=self.name,
-                              offset=last.error.offset, remediation="re-export the file with its original tool")
+            yield ctx.finding(
+                "malformed/pickle",
+                Severity.MEDIUM,
+                f"pickle stream is damaged: {last.error.reason}",
+                scanner=self.name,
+                offset=last.error.offset,
+                remediation="re-export the file with its original tool",
+            )
 
 
 def analyse_streams(data: Buffer, ctx: ScanContext | None = None) -> list[PickleResult]:
@@ -156,10 +197,14 @@ def _resync(machine: PickleMachine, data: Buffer, start: int) -> list[PickleResu
         if result.interrupted is not None:
             found.append(result)
             break
-        if result.imports and (result.stopped or any(
-            (v := pickle_rules.judge(i.ref.module, i.ref.name)) is not None and v.severity >= Severity.HIGH
-            for i in result.imports
-        )):
+        if result.imports and (
+            result.stopped
+            or any(
+                (v := pickle_rules.judge(i.ref.module, i.ref.name)) is not None
+                and v.severity >= Severity.HIGH
+                for i in result.imports
+            )
+        ):
             result.resynced = True
             found.append(result)
             resume = result.end - start
@@ -181,7 +226,8 @@ def _skip_joblib_array(machine: PickleMachine, target: Any, state: Any, results:
         descr = dtype.args[0]
     else:
         descr = None
-    if descr == "O8" or descr == "|O":
+    machine.frame_end = 0  # joblib commits the frame before writing the array bytes
+    if descr in ("O8", "|O"):
         nested = PickleMachine(machine.data, tick=machine.tick).run(machine.pos)
         results.append(nested)
         machine.pos = nested.end
@@ -244,8 +290,9 @@ def _record_facts(results: list[PickleResult], ctx: ScanContext) -> None:
 def _keys(value: Any) -> list[str]:
     if isinstance(value, SDict):
         return [k for k, _ in value.items if isinstance(k, str)]
-    if isinstance(value, Call) and isinstance(value.state, SDict):
-        return [k for k, _ in value.state.items if isinstance(k, str)]
+    if isinstance(value, Call):
+        pairs = value.items + (value.state.items if isinstance(value.state, SDict) else [])
+        return [k for k, _ in pairs if isinstance(k, str)]
     return []
 
 
@@ -257,13 +304,10 @@ def _walk_tensors(value: Any, prefix: str, out: dict[str, list[int]], depth: int
         if shape is not None:
             out[prefix.rstrip(".")] = shape
             return
-        if isinstance(value.func, Global) and value.func.name == "OrderedDict" and isinstance(value.state, SDict):
+        if value.items:
+            _walk_tensors(SDict(value.items), prefix, out, depth + 1)
+        if isinstance(value.state, SDict):
             _walk_tensors(value.state, prefix, out, depth + 1)
-        elif isinstance(value.state, SDict):
-            _walk_tensors(value.state, prefix, out, depth + 1)
-        for item in value.args if isinstance(value.args, tuple) else ():
-            if isinstance(item, (SDict, SList)):
-                _walk_tensors(item, prefix, out, depth + 1)
     elif isinstance(value, SDict):
         for key, item in value.items:
             if isinstance(key, (str, int)):
@@ -275,7 +319,9 @@ def _walk_tensors(value: Any, prefix: str, out: dict[str, list[int]], depth: int
 
 def _tensor_shape(call: Call) -> list[int] | None:
     """Shape argument of torch's ``_rebuild_tensor*`` / ``_rebuild_parameter`` calls."""
-    if not isinstance(call.func, Global) or not call.func.name.startswith(("_rebuild_tensor", "_rebuild_parameter")):
+    if not isinstance(call.func, Global) or not call.func.name.startswith(
+        ("_rebuild_tensor", "_rebuild_parameter")
+    ):
         return None
     args = call.args if isinstance(call.args, tuple) else ()
     if call.func.name.startswith("_rebuild_parameter") and args and isinstance(args[0], Call):

@@ -65,6 +65,8 @@ class Call:
     offset: int
     state: Any = None
     """What BUILD applied to the result, if anything."""
+    items: list[tuple[Any, Any]] = field(default_factory=list)
+    """Key/value pairs SETITEM(S) stored into the result (an OrderedDict state_dict, say)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -186,7 +188,15 @@ _LOADERS_WITH_BYTES = frozenset(
 _IMPORTERS = frozenset({"builtins.__import__", "importlib.import_module", "importlib.__import__"})
 _GETATTRS = frozenset({"builtins.getattr", "operator.attrgetter"})
 _BYTESIO = frozenset({"io.BytesIO", "_io.BytesIO"})
-_NESTED_MAGICS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05", b"PK\x03\x04", b"\x1f\x8b", b"\x93NUMPY")
+_NESTED_MAGICS = (
+    b"\x80\x02",
+    b"\x80\x03",
+    b"\x80\x04",
+    b"\x80\x05",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"\x93NUMPY",
+)
 
 _MARK = object()
 
@@ -198,6 +208,13 @@ class PickleMachine:
         self.data = data
         self.size = len(data)
         self.tick = tick
+        self.pos = 0
+        self.op_offset = 0
+        self.frame_end = 0
+        self.stack: list[Any] = []
+        self.metastack: list[list[Any]] = []
+        self.memo: dict[int, Any] = {}
+        self.result = PickleResult(start=0)
         self._dispatch: dict[int, Callable[[PickleResult], None]] = self._build_dispatch()
 
     # -- reading -------------------------------------------------------------------------------
@@ -224,9 +241,9 @@ class PickleMachine:
     def run(self, start: int = 0) -> PickleResult:
         """Interpret from ``start`` to the first STOP (or to the error that ends the stream)."""
         self.pos = start
-        self.stack: list[Any] = []
-        self.metastack: list[list[Any]] = []
-        self.memo: dict[int, Any] = {}
+        self.stack = []
+        self.metastack = []
+        self.memo = {}
         self.frame_end = 0
         result = PickleResult(start=start)
         self.result = result
@@ -327,7 +344,7 @@ class PickleMachine:
         return Call(func, args, offset)
 
     # -- opcode handlers -------------------------------------------------------------------------
-    def _build_dispatch(self) -> dict[int, Callable[[PickleResult], None]]:  # noqa: C901 - a table
+    def _build_dispatch(self) -> dict[int, Callable[[PickleResult], None]]:
         m = self
         push = self._push
         table: dict[bytes, Callable[[PickleResult], None]] = {}
@@ -351,7 +368,9 @@ class PickleMachine:
         def frame(r: PickleResult) -> None:
             (length,) = _STRUCT_Q.unpack(m._take(8))
             if m.frame_end > m.op_offset:
-                r.anomalies.append((m.op_offset, "pickle/frame-violation", "FRAME starts inside another frame"))
+                r.anomalies.append(
+                    (m.op_offset, "pickle/frame-violation", "FRAME starts inside another frame")
+                )
             m.frame_end = m.pos + length
 
         @op(b"(")
@@ -574,7 +593,7 @@ class PickleMachine:
             if not m.stack:
                 raise PickleError(m.op_offset, "stack underflow")
             target = m.stack[-1]
-            if isinstance(target, SDict):
+            if isinstance(target, (SDict, Call)):
                 target.items.append((key, value))
 
         @op(b"u")
@@ -583,7 +602,7 @@ class PickleMachine:
             if not m.stack:
                 raise PickleError(m.op_offset, "stack underflow")
             target = m.stack[-1]
-            if isinstance(target, SDict):
+            if isinstance(target, (SDict, Call)):
                 target.items.extend(zip(items[::2], items[1::2], strict=False))
 
         # memo
@@ -621,7 +640,11 @@ class PickleMachine:
             else:
                 ref = Global(f"<{dotted_name(module)}>", f"<{dotted_name(name)}>")
                 r.anomalies.append(
-                    (m.op_offset, "pickle/dynamic-global", "STACK_GLOBAL with a module or name computed at load time")
+                    (
+                        m.op_offset,
+                        "pickle/dynamic-global",
+                        "STACK_GLOBAL with a module or name computed at load time",
+                    )
                 )
                 r.imports.append(Import(ref, m.op_offset, "STACK_GLOBAL"))
                 m.stack.append(ref)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from mlwarden.core.types import Finding, Severity
-from mlwarden.scanning.interface import Blob, Buffer, BytesBlob, LimitExceeded, Scanner, ScanContext
+from mlwarden.scanning.interface import Blob, Buffer, BytesBlob, LimitExceeded, ScanContext, Scanner
 
 _EOCD = struct.Struct("<4s4H2LH")
 _ZIP64_LOCATOR = struct.Struct("<4sLQL")
@@ -64,16 +64,21 @@ def read_directory(data: Buffer) -> tuple[list[ZipEntry], list[tuple[str, Severi
         guess = eocd_pos - cd_size
         if 0 <= guess < size and bytes(data[guess : guess + 4]) == b"PK\x01\x02":
             shift = guess - cd_offset
-            problems.append(("zip/prepended-data", Severity.MEDIUM,
-                             f"{shift} bytes precede the archive (a polyglot file)"))
+            problems.append(
+                (
+                    "zip/prepended-data",
+                    Severity.MEDIUM,
+                    f"{shift} bytes precede the archive (a polyglot file)",
+                )
+            )
             cd_offset = guess
         else:
             return [], [("zip/bad-central-directory", Severity.MEDIUM, "central directory offset is invalid")]
     entries: list[ZipEntry] = []
     pos = cd_offset
     while pos + _CENTRAL.size <= size and bytes(data[pos : pos + 4]) == b"PK\x01\x02":
-        (_, _, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, _, offset) = _CENTRAL.unpack_from(
-            data, pos
+        (_, _, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, _, offset) = (
+            _CENTRAL.unpack_from(data, pos)
         )
         name_bytes = bytes(data[pos + _CENTRAL.size : pos + _CENTRAL.size + nlen])
         extra = bytes(data[pos + _CENTRAL.size + nlen : pos + _CENTRAL.size + nlen + xlen])
@@ -82,8 +87,13 @@ def read_directory(data: Buffer) -> tuple[list[ZipEntry], list[tuple[str, Severi
         entries.append(ZipEntry(name, flags, method, crc, csize, usize, offset + shift))
         pos += _CENTRAL.size + nlen + xlen + clen
     if len(entries) != count and count != 0xFFFF:
-        problems.append(("zip/entry-count-mismatch", Severity.MEDIUM,
-                         f"end record declares {count} entries, central directory holds {len(entries)}"))
+        problems.append(
+            (
+                "zip/entry-count-mismatch",
+                Severity.MEDIUM,
+                f"end record declares {count} entries, central directory holds {len(entries)}",
+            )
+        )
     return entries, problems
 
 
@@ -134,12 +144,19 @@ class ZipScanner(Scanner):
         if not entries:
             entries = read_local_entries(data, ctx.limits.max_members)
             if entries:
-                problems.append(("zip/no-central-directory", Severity.MEDIUM,
-                                 "no usable central directory; members read from local headers"))
+                problems.append(
+                    (
+                        "zip/no-central-directory",
+                        Severity.MEDIUM,
+                        "no usable central directory; members read from local headers",
+                    )
+                )
         for rule, severity, message in problems:
             yield self._finding(ctx, rule, severity, message)
         if not entries:
-            yield self._finding(ctx, "malformed/zip", Severity.MEDIUM, "zip structure holds no readable member")
+            yield self._finding(
+                ctx, "malformed/zip", Severity.MEDIUM, "zip structure holds no readable member"
+            )
             return
         yield from self._check_names(entries, ctx)
         torch_roots = {e.name[: -len("data.pkl")] for e in entries if e.name.endswith("data.pkl")}
@@ -171,74 +188,137 @@ class ZipScanner(Scanner):
         offset: int | None = None,
         remediation: str = "re-create the archive with a standard tool",
     ) -> Finding:
-        return ctx.finding(rule, severity, message, scanner=self.name, construct=construct, offset=offset,
-                           remediation=remediation)
+        return ctx.finding(
+            rule,
+            severity,
+            message,
+            scanner=self.name,
+            construct=construct,
+            offset=offset,
+            remediation=remediation,
+        )
 
     def _check_names(self, entries: list[ZipEntry], ctx: ScanContext) -> Iterator[Finding]:
         seen: set[str] = set()
         for entry in entries:
             if entry.name in seen:
-                yield self._finding(ctx, "zip/duplicate-name", Severity.HIGH,
-                                    f"member {entry.name!r} appears twice; readers disagree on which one loads",
-                                    construct=entry.name)
+                yield self._finding(
+                    ctx,
+                    "zip/duplicate-name",
+                    Severity.HIGH,
+                    f"member {entry.name!r} appears twice; readers disagree on which one loads",
+                    construct=entry.name,
+                )
             seen.add(entry.name)
             parts = entry.name.replace("\\", "/").split("/")
             if entry.name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", entry.name):
-                yield self._finding(ctx, "zip/path-traversal", Severity.HIGH,
-                                    f"member path {entry.name!r} escapes the extraction directory",
-                                    construct=entry.name)
+                yield self._finding(
+                    ctx,
+                    "zip/path-traversal",
+                    Severity.HIGH,
+                    f"member path {entry.name!r} escapes the extraction directory",
+                    construct=entry.name,
+                )
 
     def _locate(self, entry: ZipEntry, data: Buffer, ctx: ScanContext) -> Iterator[Finding]:
         pos = entry.header_offset
         if pos < 0 or pos + _LOCAL.size > len(data):
-            yield self._finding(ctx, "malformed/zip-offset", Severity.MEDIUM,
-                                f"member {entry.name!r} points outside the file", construct=entry.name)
+            yield self._finding(
+                ctx,
+                "malformed/zip-offset",
+                Severity.MEDIUM,
+                f"member {entry.name!r} points outside the file",
+                construct=entry.name,
+            )
             return
         (sig, _, flags, method, _, _, _, _, _, nlen, xlen) = _LOCAL.unpack_from(data, pos)
         if sig != b"PK\x03\x04":
-            yield self._finding(ctx, "zip/bad-local-header", Severity.MEDIUM,
-                                f"local header of {entry.name!r} has a damaged signature; lenient loaders still "
-                                "read it", construct=entry.name, offset=pos)
+            yield self._finding(
+                ctx,
+                "zip/bad-local-header",
+                Severity.MEDIUM,
+                f"local header of {entry.name!r} has a damaged signature; lenient loaders still read it",
+                construct=entry.name,
+                offset=pos,
+            )
         local_name = bytes(data[pos + _LOCAL.size : pos + _LOCAL.size + nlen]).decode("utf-8", "replace")
         if entry.local_name is None and local_name != entry.name:
-            yield self._finding(ctx, "zip/name-mismatch", Severity.HIGH,
-                                f"central directory says {entry.name!r}, local header says {local_name!r}",
-                                construct=entry.name, offset=pos)
+            yield self._finding(
+                ctx,
+                "zip/name-mismatch",
+                Severity.HIGH,
+                f"central directory says {entry.name!r}, local header says {local_name!r}",
+                construct=entry.name,
+                offset=pos,
+            )
         if entry.local_name is None and (method != entry.method or (flags ^ entry.flags) & 0x1):
-            yield self._finding(ctx, "zip/header-mismatch", Severity.HIGH,
-                                f"local and central headers of {entry.name!r} disagree on method or flags",
-                                construct=entry.name, offset=pos)
+            yield self._finding(
+                ctx,
+                "zip/header-mismatch",
+                Severity.HIGH,
+                f"local and central headers of {entry.name!r} disagree on method or flags",
+                construct=entry.name,
+                offset=pos,
+            )
         entry.data_offset = pos + _LOCAL.size + nlen + xlen
         if entry.data_offset + entry.csize > len(data):
-            yield self._finding(ctx, "malformed/zip-truncated", Severity.MEDIUM,
-                                f"member {entry.name!r} runs past the end of the file", construct=entry.name)
+            yield self._finding(
+                ctx,
+                "malformed/zip-truncated",
+                Severity.MEDIUM,
+                f"member {entry.name!r} runs past the end of the file",
+                construct=entry.name,
+            )
             entry.csize = max(0, len(data) - entry.data_offset)
 
     def _scan_entry(self, entry: ZipEntry, data: Buffer, ctx: ScanContext) -> Iterator[Finding]:
         if entry.flags & 0x1:
-            yield self._finding(ctx, "zip/encrypted-flag", Severity.HIGH,
-                                f"member {entry.name!r} is flagged encrypted; some loaders ignore the flag",
-                                construct=entry.name)
+            yield self._finding(
+                ctx,
+                "zip/encrypted-flag",
+                Severity.HIGH,
+                f"member {entry.name!r} is flagged encrypted; some loaders ignore the flag",
+                construct=entry.name,
+            )
         raw = data[entry.data_offset : entry.data_offset + entry.csize]
         try:
             content = self._inflate(entry, raw, ctx)
         except LimitExceeded as exc:
-            yield self._finding(ctx, exc.rule_id, Severity.HIGH, f"member {entry.name!r}: {exc}; not scanned",
-                                construct=entry.name, remediation="inspect the archive by hand")
+            yield self._finding(
+                ctx,
+                exc.rule_id,
+                Severity.HIGH,
+                f"member {entry.name!r}: {exc}; not scanned",
+                construct=entry.name,
+                remediation="inspect the archive by hand",
+            )
             return
         except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError) as exc:
-            yield self._finding(ctx, "malformed/zip-member", Severity.MEDIUM,
-                                f"member {entry.name!r} cannot be decompressed ({exc})", construct=entry.name)
+            yield self._finding(
+                ctx,
+                "malformed/zip-member",
+                Severity.MEDIUM,
+                f"member {entry.name!r} cannot be decompressed ({exc})",
+                construct=entry.name,
+            )
             return
         if content is None:
-            yield self._finding(ctx, "zip/unsupported-method", Severity.MEDIUM,
-                                f"member {entry.name!r} uses compression method {entry.method}; not analysed",
-                                construct=entry.name)
+            yield self._finding(
+                ctx,
+                "zip/unsupported-method",
+                Severity.MEDIUM,
+                f"member {entry.name!r} uses compression method {entry.method}; not analysed",
+                construct=entry.name,
+            )
             return
         if zlib.crc32(content) != entry.crc and not entry.flags & 0x1:
-            yield self._finding(ctx, "zip/crc-mismatch", Severity.MEDIUM,
-                                f"member {entry.name!r} fails its CRC check; strict readers skip it, "
-                                "lenient loaders do not", construct=entry.name)
+            yield self._finding(
+                ctx,
+                "zip/crc-mismatch",
+                Severity.MEDIUM,
+                f"member {entry.name!r} fails its CRC check; strict readers skip it, lenient loaders do not",
+                construct=entry.name,
+            )
         yield from ctx.scan_member(BytesBlob(content), entry.name)
 
     @staticmethod
@@ -260,7 +340,9 @@ class ZipScanner(Scanner):
         ctx.charge("bytes", len(out))
         return out
 
-    def _hidden_members(self, data: Buffer, covered: list[tuple[int, int]], ctx: ScanContext) -> Iterator[Finding]:
+    def _hidden_members(
+        self, data: Buffer, covered: list[tuple[int, int]], ctx: ScanContext
+    ) -> Iterator[Finding]:
         """Local headers in the gaps between listed members: content some readers see and others do not."""
         covered.sort()
         cursor = 0
@@ -275,9 +357,13 @@ class ZipScanner(Scanner):
             chunk = bytes(data[start:end])
             at = chunk.find(b"PK\x03\x04")
             if at >= 0:
-                yield self._finding(ctx, "zip/hidden-member", Severity.HIGH,
-                                    "a local file header not listed in the central directory",
-                                    offset=start + at)
+                yield self._finding(
+                    ctx,
+                    "zip/hidden-member",
+                    Severity.HIGH,
+                    "a local file header not listed in the central directory",
+                    offset=start + at,
+                )
                 hidden = read_local_entries(data[start + at : end], 64)
                 for entry in hidden:
                     entry.local_name = entry.name
@@ -290,4 +376,6 @@ def _lzma_zip(raw: Buffer, cap: int) -> bytes:
     (psize,) = struct.unpack_from("<H", head, 2)
     props = bytes(raw[4 : 4 + psize])
     filters = [lzma._decode_filter_properties(lzma.FILTER_LZMA1, props)]  # type: ignore[attr-defined]
-    return lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters).decompress(bytes(raw[4 + psize :]), cap + 1)
+    return lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters).decompress(
+        bytes(raw[4 + psize :]), cap + 1
+    )
