@@ -10,7 +10,7 @@ Formats are recognised by content (magic bytes and structure), never by file nam
 
 from mlwarden.core.types import Finding, Severity
 from mlwarden.scanning.engine import ScanConfig, scan_bytes, scan_path, scan_paths
-from mlwarden.scanning.interface import Blob, FileSniff, Scanner, ScanContext, ScanLimits
+from mlwarden.scanning.interface import Blob, FileSniff, ScanContext, ScanLimits, Scanner
 from mlwarden.scanning.report import FileReport, ScanReport
 
 __all__ = [

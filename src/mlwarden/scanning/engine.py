@@ -7,7 +7,6 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from mlwarden.errors import ConfigError, ScanError
 from mlwarden.scanning.interface import (
     Blob,
     FileBlob,
+    FileSniff,
     LimitExceeded,
     ScanContext,
     ScanLimits,
@@ -99,11 +99,43 @@ def scan_paths(
         report.files.append(result)
         if progress is not None:
             progress(result.path, result.size)
+    _mark_onnx_external_data(report.files)
     report.seconds = time.monotonic() - started
     return report
 
 
+def _mark_onnx_external_data(files: list[FileReport]) -> None:
+    """Raw tensor files that an ONNX model in the same scan names as external data are not 'unknown'."""
+    owners: dict[Path, str] = {}
+    for file in files:
+        for facts in file.facts.values():
+            for entry in facts.get("onnx", {}).get("external_data", []):
+                location = entry.get("location")
+                if isinstance(location, str) and location:
+                    owners[(Path(file.path).parent / location).resolve()] = file.path
+    if not owners:
+        return
+    for file in files:
+        owner = owners.get(Path(file.path).resolve())
+        if owner is None:
+            continue
+        file.findings = [
+            dataclasses.replace(
+                f,
+                rule_id="onnx/external-data-file",
+                severity=Severity.INFO,
+                message=f"raw tensor data referenced by {owner}",
+                remediation="",
+            )
+            if f.rule_id == "format/unknown" and f.member is None
+            else f
+            for f in file.findings
+        ]
+
+
 def _scan_parallel(files: list[Path], config: ScanConfig) -> Iterator[FileReport]:
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - only parallel scans pay for it
+
     jobs = min(config.jobs, len(files))
     # Largest first so one big checkpoint does not finish alone at the end.
     order = sorted(range(len(files)), key=lambda i: -_size(files[i]))
@@ -305,7 +337,7 @@ def _dispatch(blob: Blob, ctx: ScanContext, scanners: Sequence[Scanner]) -> Iter
     key = ctx.member or ""
     try:
         ctx.check_time()
-        kind = sniff(blob)
+        kind = _name_hint(sniff(blob), ctx.members[-1] if ctx.members else ctx.file)
         ctx.formats[key] = kind.format
         chosen = [s for s in scanners if s.handles(kind)]
         if not chosen:
@@ -345,6 +377,22 @@ def _dispatch(blob: Blob, ctx: ScanContext, scanners: Sequence[Scanner]) -> Iter
             scanner=_ENGINE,
             remediation="re-export the file with its original tool",
         )
+
+
+def _name_hint(kind: FileSniff, name: str) -> FileSniff:
+    """Text is typed by name only where the loaders themselves go by name.
+
+    transformers imports ``*.py`` named in ``auto_map``; tokenizers read ``chat_template.jinja``.
+    Binary formats are never typed by name.
+    """
+    if kind.format != "text":
+        return kind
+    lower = name.rsplit("/", 1)[-1].lower()
+    if lower.endswith(".py"):
+        return FileSniff("python", "by name")
+    if lower.endswith((".jinja", ".j2")) or lower.startswith("chat_template"):
+        return FileSniff("jinja", "by name")
+    return kind
 
 
 def _unhandled(fmt: str, ctx: ScanContext) -> Iterator[Finding]:

@@ -25,6 +25,7 @@ FORMATS = (
     "pickle",
     "json",
     "python",
+    "jinja",
     "text",
     "empty",
     "unknown",

@@ -120,7 +120,9 @@ def test_scanning_never_imports_ml_frameworks(tmp_path: Path) -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'torch','tensorflow','keras','joblib','onnx','onnxruntime','sklearn','pandas','dill'}); print(bad)"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -129,3 +131,41 @@ def test_public_facade_exports() -> None:
 
     assert sorted(facade.__all__) == facade.__all__
     assert all(hasattr(facade, name) for name in facade.__all__)
+
+
+def test_text_typed_by_name_only_where_loaders_go_by_name(write: Write) -> None:
+    source = b'"""Custom modeling code."""\nimport os\nos.system("true")\n'
+    report = scan_path(write("modeling_custom.py", source))
+    assert {"code/python-source", "code/dangerous-call"} <= {f.rule_id for f in report.all_findings()}
+    assert scan_path(write("notes.txt", source)).all_findings() == []
+    template = b"{{ ''.__class__.__mro__[1].__subclasses__() }}"
+    report = scan_path(write("chat_template.jinja", template))
+    assert max(f.severity for f in report.all_findings()) == Severity.CRITICAL
+
+
+def test_onnx_external_data_file_is_not_unknown(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    np = pytest.importorskip("numpy")
+    weight = numpy_helper.from_array(np.ones((64, 64), dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])],
+        [weight],
+    )
+    model = helper.make_model(graph)
+    onnx.save_model(
+        model,
+        tmp_path / "m.onnx",
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="m.weights",
+        size_threshold=0,
+    )
+    report = scan_path(tmp_path)
+    by_file = {Path(f.path).name: {x.rule_id for x in f.findings} for f in report.files}
+    assert by_file["m.weights"] == {"onnx/external-data-file"}
+    assert max((f.severity for f in report.all_findings()), default=Severity.INFO) == Severity.INFO

@@ -7,6 +7,7 @@ own parser and the syntax tree is searched for the constructs every sandbox esca
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import struct
@@ -26,6 +27,8 @@ _MAX_TEMPLATE_NODES = 200_000
 _MAX_DIMS = 4
 """GGML_MAX_DIMS."""
 _DEFAULT_ALIGNMENT = 32
+_PLAUSIBLE_COUNT = 1 << 20
+"""Entries a real model might have; larger counts than the file can hold are attacks, not truncation."""
 
 # GGUF metadata value types: fixed sizes of the scalar ones.
 _STRING, _ARRAY = 8, 9
@@ -63,7 +66,9 @@ class _Reader:
 
     def need(self, n: int, what: str) -> None:
         if n > self.size - self.pos:
-            raise _Malformed("malformed/truncated", f"{what} runs past the end of the file", self.pos)
+            raise _Malformed(
+                "malformed/truncated", f"{what} runs past the end of the file", self.pos, Severity.MEDIUM
+            )
 
     def unpack(self, fmt: str, what: str) -> Any:
         n = struct.calcsize(fmt)
@@ -144,9 +149,11 @@ class GgufScanner(Scanner):
         facts["kv_count"] = kv_count
         remaining = r.size - r.pos
         # Each metadata entry takes at least a key length, a type and a one-byte value; each tensor
-        # entry at least a name length, n_dims, type and offset. Counts beyond that are lies.
+        # entry at least a name length, n_dims, type and offset. Counts far beyond that are lies aimed
+        # at loaders' allocations; modest ones in a short file are reported as truncation further on.
         min_kv, min_tensor = (8 + 4 + 1, 8 + 4 + 4 + 8) if r.wide else (4 + 4 + 1, 4 + 4 + 4 + 8)
-        if kv_count * min_kv > remaining or tensor_count * min_tensor > remaining:
+        too_many = kv_count * min_kv > remaining or tensor_count * min_tensor > remaining
+        if too_many and (kv_count > _PLAUSIBLE_COUNT or tensor_count > _PLAUSIBLE_COUNT):
             raise _Malformed(
                 "gguf/count-overflow",
                 f"header claims {kv_count:,} metadata entries and {tensor_count:,} tensors, "
@@ -222,6 +229,10 @@ class GgufScanner(Scanner):
         elem_size = _SCALAR_SIZE.get(elem_type)
         min_size = elem_size if elem_size is not None else (8 if r.wide else 4)
         if count * min_size > r.size - r.pos:
+            if count <= _PLAUSIBLE_COUNT * 16:
+                raise _Malformed(
+                    "malformed/truncated", f"array {key!r} runs past the end of the file", at, Severity.MEDIUM
+                )
             raise _Malformed(
                 "gguf/count-overflow",
                 f"array {key!r} claims {count:,} elements, more than the file holds",
@@ -395,6 +406,7 @@ _STRING_BUILDERS = frozenset(
 )
 
 
+@functools.cache
 def _jinja_env() -> Any:
     """An immutable sandbox configured like transformers' (loopcontrols, {% generation %})."""
     from jinja2 import nodes  # noqa: PLC0415 - jinja2 is needed only when a template is present

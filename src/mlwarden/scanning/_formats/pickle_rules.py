@@ -125,10 +125,8 @@ def judge(module: str, name: str) -> Verdict | None:
         )
     if not name:
         return Verdict(Severity.CRITICAL, "pickle/module-import", f"imports the module {dotted}")
-    if (
-        any(_is_dunder(p) for p in name.split("."))
-        or ("." in name
-        and any(p.startswith("_") for p in name.split(".")[1:]))
+    if any(_is_dunder(p) for p in name.split(".")) or (
+        "." in name and any(p.startswith("_") for p in name.split(".")[1:])
     ):
         return Verdict(
             Severity.CRITICAL,

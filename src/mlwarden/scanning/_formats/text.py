@@ -60,11 +60,15 @@ class TextScanner(Scanner):
     """Keras and Hugging Face JSON configs; Python source shipped beside a model."""
 
     name: ClassVar[str] = "text"
-    formats: ClassVar[frozenset[str]] = frozenset({"json", "python"})
+    formats: ClassVar[frozenset[str]] = frozenset({"json", "python", "jinja"})
 
     def scan(self, blob: Blob, ctx: ScanContext) -> Iterator[Finding]:
-        if ctx.formats.get(ctx.member or "") == "python":
+        fmt = ctx.formats.get(ctx.member or "")
+        if fmt == "python":
             yield from self._python(blob, ctx)
+        elif fmt == "jinja":
+            source = bytes(blob.data()).decode("utf-8", "replace")
+            yield from self._template_findings("chat template", source, ctx)
         else:
             yield from self._json(blob, ctx)
 
@@ -174,16 +178,19 @@ class TextScanner(Scanner):
                 if isinstance(entry, dict) and isinstance(entry.get("template"), str)
             )
         for label, source in sources:
-            for severity, rule_tail, construct, message in analyze_chat_template(source):
-                yield ctx.finding(
-                    f"hf/{rule_tail}",
-                    severity,
-                    f"{label}: {message}",
-                    scanner=self.name,
-                    construct=construct,
-                    remediation="do not load this tokenizer; use the chat template published "
-                    "by the model's authors",
-                )
+            yield from self._template_findings(label, source, ctx)
+
+    def _template_findings(self, label: str, source: str, ctx: ScanContext) -> Iterator[Finding]:
+        for severity, rule_tail, construct, message in analyze_chat_template(source):
+            yield ctx.finding(
+                f"hf/{rule_tail}",
+                severity,
+                f"{label}: {message}",
+                scanner=self.name,
+                construct=construct,
+                remediation="do not load this tokenizer; use the chat template published "
+                "by the model's authors",
+            )
 
     def _python(self, blob: Blob, ctx: ScanContext) -> Iterator[Finding]:
         yield ctx.finding(
