@@ -11,10 +11,19 @@ from pathlib import Path
 PAYLOAD = b"cos\nsystem\n(S'true'\ntR."
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "mlwarden", *args], capture_output=True, text=True,
-                          cwd=cwd, env=full_env, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "mlwarden", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_clean_unsafe_and_error_exit_codes(tmp_path: Path) -> None:
@@ -33,8 +42,13 @@ def test_clean_unsafe_and_error_exit_codes(tmp_path: Path) -> None:
 
 
 def test_usage_errors_are_one_line(tmp_path: Path) -> None:
-    for args in (["scan"], ["scan", str(tmp_path), "--fail-on", "severe"], ["scan", str(tmp_path), "--jobs", "0"],
-                 ["frobnicate"], ["scan", str(tmp_path), "--format", "xml"]):
+    for args in (
+        ["scan"],
+        ["scan", str(tmp_path), "--fail-on", "severe"],
+        ["scan", str(tmp_path), "--jobs", "0"],
+        ["frobnicate"],
+        ["scan", str(tmp_path), "--format", "xml"],
+    ):
         result = run(*args)
         assert result.returncode == 2, args
         assert result.stderr.count("\n") == 1, (args, result.stderr)
@@ -96,6 +110,9 @@ def test_help_has_examples() -> None:
 
 
 def test_cli_start_up_imports_nothing_heavy() -> None:
-    code = "import sys, mlwarden.cli.main; print(sorted(m for m in ('rich', 'jinja2', 'h5py', 'numpy') if m in sys.modules))"
+    code = (
+        "import sys, mlwarden.cli.main;"
+        "print(sorted(m for m in ('rich', 'jinja2', 'h5py', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

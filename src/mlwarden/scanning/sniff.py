@@ -33,7 +33,10 @@ FORMATS = (
 
 _EOCD = b"PK\x05\x06"
 _ZIP64_EOCD_LOCATOR = b"PK\x06\x07"
-_PICKLE_PROTOCOL_0_1_STARTS = frozenset(b"(cK}]).NI]JFSVXUGc\x8c\x95")
+# Every opcode that can open a stream (CPython needs no PROTO header): value pushes, MARK, GLOBAL, FRAME.
+_PICKLE_PROTOCOL_0_1_STARTS = frozenset(
+    b"(cK}]).NI]JFSVXUGc\x8c\x95LMPTBC\x82\x83\x84\x88\x89\x8a\x8b\x8d\x8e\x8f\x96\x97"
+)
 _TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}
 
 

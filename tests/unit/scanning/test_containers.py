@@ -82,7 +82,7 @@ def test_encrypted_flag_and_name_mismatch(write: Write) -> None:
     struct.pack_into("<H", data, 6, 0x1)  # local header flags
     central = data.find(b"PK\x01\x02")
     struct.pack_into("<H", data, central + 8, 0x1)  # central flags
-    data[30:30 + len("archive/data.pkl")] = b"archive/DATA.PKL"  # local name differs from central
+    data[30 : 30 + len("archive/data.pkl")] = b"archive/DATA.PKL"  # local name differs from central
     path = write("flags.pt", bytes(data))
     found = rules(path)
     assert {"zip/encrypted-flag", "zip/name-mismatch", "pickle/dangerous-global"} <= found

@@ -70,9 +70,7 @@ def test_memo_indirection_resolves_stack_global() -> None:
 
 def test_getattr_import_chain_resolves_target() -> None:
     # builtins.getattr(builtins.__import__('os'), 'system')('true')
-    data = (
-        b"cbuiltins\ngetattr\n(cbuiltins\n__import__\n(S'os'\ntRS'system'\ntR(S'true'\ntR."
-    )
+    data = b"cbuiltins\ngetattr\n(cbuiltins\n__import__\n(S'os'\ntRS'system'\ntR(S'true'\ntR."
     names = imported(data)
     assert "os.system" in names and "builtins.getattr" in names
     assert {"os.system", "builtins.getattr", "builtins.__import__"} <= critical(data)
@@ -117,9 +115,7 @@ def test_nested_pickle_loads_is_scanned() -> None:
 
 def test_torch_load_of_bytesio_is_scanned() -> None:
     inner = pickle.dumps(SystemCall(), protocol=2)
-    outer = (
-        b"\x80\x02ctorch\nload\ncio\nBytesIO\nC" + bytes([len(inner)]) + inner + b"\x85R\x85R."
-    )
+    outer = b"\x80\x02ctorch\nload\ncio\nBytesIO\nC" + bytes([len(inner)]) + inner + b"\x85R\x85R."
     assert "posix.system" in {f.construct for f in scan_bytes(outer, "x").findings}
 
 

@@ -29,7 +29,7 @@ class _BufferReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), len(self._view) - self._pos)
+        n = max(0, min(len(buffer), len(self._view) - self._pos))  # 0 at or past the end (seek may go there)
         buffer[:n] = self._view[self._pos : self._pos + n]
         self._pos += n
         return n
@@ -63,9 +63,23 @@ class TarScanner(Scanner):
     formats: ClassVar[frozenset[str]] = frozenset({"tar"})
 
     def scan(self, blob: Blob, ctx: ScanContext) -> Iterator[Finding]:
-        with tarfile.open(fileobj=_reader(blob.data()), mode="r:") as archive:
+        # ignore_zeros: like GNU tar, skip a damaged header and go on reading the members after it.
+        with tarfile.open(fileobj=_reader(blob.data()), mode="r:", ignore_zeros=True) as archive:
+            expected = 0
             for member in archive:
                 ctx.check_time()
+                if member.offset > expected:
+                    yield ctx.finding(
+                        "tar/skipped-bytes",
+                        Severity.MEDIUM,
+                        f"{member.offset - expected:,} bytes before {member.name!r} are not a valid member",
+                        scanner=self.name,
+                        offset=expected,
+                        remediation="re-create the archive; damaged headers hide content from some readers",
+                    )
+                expected = member.offset_data + -(-member.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+                if not member.isreg():
+                    expected = member.offset_data
                 if member.issym() or member.islnk():
                     target = member.linkname
                     if target.startswith("/") or ".." in target.split("/"):

@@ -34,7 +34,16 @@ DANGEROUS_MODULES = frozenset(
     torch._C._jit torch.fx.experimental torch.utils.data.datapipes torch.compiler torch.export
     numpy.f2py numpy.distutils numpy.testing numpy.ctypeslib
     keras.utils.get_file tensorflow.io tensorflow.python.ops.script_ops
+    __builtin__ __builtins__ _aix_support _bootsubprocess _frozen_importlib _frozen_importlib_external _imp
+    _pyrepl _signal _sqlite3 _ssl atexit commands pipes compileall py_compile filecmp mmap shelve sqlite3
+    syslog tarfile zipfile difflib pickle _pickle cPickle cloudpickle dill logging.config logging.handlers
+    torch.compile torch.utils._config_module mlflow.projects
+    eval exec compile
     """.split()
+    # The last lines come from the merged denylists of picklescan, modelscan, fickling and ModelAudit
+    # (tests/regressions). ``eval exec compile`` are fickling's component words: no real module has
+    # those names, so only a crafted pickle imports one. ``__builtin__`` / ``__builtins__`` reach here
+    # only unmapped (protocol >= 3), where no legitimate pickle names them.
 )
 
 # Single callables that run code, import or read arbitrary things.
@@ -70,7 +79,19 @@ DANGEROUS_NAMES = frozenset(
     sympy.sympify sympy.parsing.sympy_parser.parse_expr
     sklearn.utils._testing.assert_run_python_script sklearn.datasets.fetch_openml sklearn.datasets.load_files
     scipy.io.loadmat scipy.io.savemat
+    _operator.attrgetter _operator.methodcaller _operator.itemgetter _operator.getitem _operator.call
+    operator.itemgetter operator.getitem builtins.dir
+    functools.partial functools.partialmethod functools.reduce
+    logging.FileHandler logging.basicConfig
+    uuid._get_command_stdout uuid._popen uuid._find_mac uuid._find_mac_near_keyword
+    uuid._find_mac_under_heading
+    types.BuiltinFunctionType types.BuiltinMethodType types.MethodWrapperType types.WrapperDescriptorType
+    types.MethodDescriptorType types.ClassMethodDescriptorType types.GetSetDescriptorType
+    types.MemberDescriptorType types.prepare_class types.CellType types.FrameType types.TracebackType
     """.split()
+    # ``_operator`` is what ``operator``'s callables pickle as. ``itemgetter`` / ``getitem`` fetch
+    # ``eval`` out of a builtins dict; ``functools.partial`` / ``reduce`` bind and call any callable
+    # (picklescan GHSA-655q-fx9r-782v). The uuid helpers run shell commands (GHSA-g38g-8gr9-h9xp).
 )
 
 NESTED_LOADERS = frozenset(
@@ -123,6 +144,21 @@ def judge(module: str, name: str) -> Verdict | None:
             "pickle/dangerous-global",
             f"{dotted} can execute code, spawn processes or reach files and the network",
         )
+    if "." in name:
+        # Protocol 4 resolves a dotted name attribute by attribute, so ``pathlib`` + ``os.system``
+        # reaches ``os.system`` through ``pathlib.os`` (fickling GHSA-5j3x-jp52-966f): check every run
+        # of components that starts inside the name against the denylists too. A run may not start at
+        # the last component: ``Module.eval`` is a method named eval, not the module ``eval``.
+        first = len(parts) - len(name.split("."))
+        for i in range(first, len(parts) - 1):
+            for j in range(i + 1, len(parts) + 1):
+                inner = ".".join(parts[i:j])
+                if inner in DANGEROUS_MODULES or inner in DANGEROUS_NAMES:
+                    return Verdict(
+                        Severity.CRITICAL,
+                        "pickle/attribute-traversal",
+                        f"{dotted} reaches {inner} through the attributes of {module}",
+                    )
     if not name:
         return Verdict(Severity.CRITICAL, "pickle/module-import", f"imports the module {dotted}")
     if any(_is_dunder(p) for p in name.split(".")) or (

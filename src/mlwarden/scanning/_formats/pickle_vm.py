@@ -214,6 +214,7 @@ class PickleMachine:
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
+        self.attrs: dict[tuple[str, str], Any] = {}
         self.result = PickleResult(start=0)
         self._dispatch: dict[int, Callable[[PickleResult], None]] = self._build_dispatch()
 
@@ -244,6 +245,7 @@ class PickleMachine:
         self.stack = []
         self.metastack = []
         self.memo = {}
+        self.attrs = {}
         self.frame_end = 0
         result = PickleResult(start=start)
         self.result = result
@@ -313,6 +315,21 @@ class PickleMachine:
         ref = Global(module, name)
         self.result.imports.append(Import(ref, self.op_offset, via))
         return ref
+
+    def _remember_attrs(self, target: Global | ModuleRef, state: Any) -> None:
+        """BUILD on an imported object sets its attributes (``numpy.prod.a = "os"``); later imports of
+        ``prod.a`` then yield that value, as the real unpickler's getattr would (modelscan issue #85)."""
+        if isinstance(state, tuple) and len(state) == 2:
+            state = state[1] if isinstance(state[1], SDict) else state[0]
+        if not isinstance(state, SDict):
+            return
+        module, base = (target.module, target.name) if isinstance(target, Global) else (target.module, "")
+        for key, value in state.items:
+            if isinstance(key, str):
+                self.attrs[(module, f"{base}.{key}" if base else key)] = value
+
+    def _resolve(self, ref: Global) -> Any:
+        return self.attrs.get((ref.module, ref.name), ref) if self.attrs else ref
 
     def _call(self, func: Any, args: Any, opcode: str) -> Any:
         offset = self.op_offset
@@ -629,14 +646,14 @@ class PickleMachine:
         def global_(r: PickleResult) -> None:
             module = m._line().decode("utf-8")
             name = m._line().decode("utf-8")
-            m.stack.append(m._import(module, name, "GLOBAL"))
+            m.stack.append(m._resolve(m._import(module, name, "GLOBAL")))
 
         @op(b"\x93")
         def stack_global(r: PickleResult) -> None:
             name = m._pop()
             module = m._pop()
             if isinstance(module, str) and isinstance(name, str):
-                m.stack.append(m._import(module, name, "STACK_GLOBAL"))
+                m.stack.append(m._resolve(m._import(module, name, "STACK_GLOBAL")))
             else:
                 ref = Global(f"<{dotted_name(module)}>", f"<{dotted_name(name)}>")
                 r.anomalies.append(
@@ -707,6 +724,7 @@ class PickleMachine:
             if isinstance(target, Call):
                 target.state = state
             elif isinstance(target, (Global, ModuleRef)):
+                m._remember_attrs(target, state)
                 r.anomalies.append(
                     (
                         m.op_offset,

@@ -28,6 +28,8 @@ _CENTRAL = struct.Struct("<4s6H3L5H2L")
 _LOCAL = struct.Struct("<4s5H3L2H")
 _TORCH_STORAGE = re.compile(r"(^|/)data/\d+$")
 _NAME = "zip"
+_BOMB_RATIO = 100  # ModelAudit's threshold; real checkpoints are stored or compress < 10:1
+_BOMB_MIN_BYTES = 8 << 20
 
 
 @dataclass(slots=True)
@@ -41,6 +43,7 @@ class ZipEntry:
     header_offset: int
     data_offset: int = -1
     local_name: str | None = None
+    external_attr: int = 0
 
 
 def read_directory(data: Buffer) -> tuple[list[ZipEntry], list[tuple[str, Severity, str]]]:
@@ -77,14 +80,14 @@ def read_directory(data: Buffer) -> tuple[list[ZipEntry], list[tuple[str, Severi
     entries: list[ZipEntry] = []
     pos = cd_offset
     while pos + _CENTRAL.size <= size and bytes(data[pos : pos + 4]) == b"PK\x01\x02":
-        (_, _, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, _, offset) = (
+        (_, _, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, attr, offset) = (
             _CENTRAL.unpack_from(data, pos)
         )
         name_bytes = bytes(data[pos + _CENTRAL.size : pos + _CENTRAL.size + nlen])
         extra = bytes(data[pos + _CENTRAL.size + nlen : pos + _CENTRAL.size + nlen + xlen])
         usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
         name = name_bytes.decode("utf-8" if flags & 0x800 else "cp437", "replace")
-        entries.append(ZipEntry(name, flags, method, crc, csize, usize, offset + shift))
+        entries.append(ZipEntry(name, flags, method, crc, csize, usize, offset + shift, external_attr=attr))
         pos += _CENTRAL.size + nlen + xlen + clen
     if len(entries) != count and count != 0xFFFF:
         problems.append(
@@ -169,6 +172,16 @@ class ZipScanner(Scanner):
             if entry.data_offset < 0:
                 continue
             covered.append((entry.header_offset, entry.data_offset + entry.csize))
+            if entry.usize > _BOMB_MIN_BYTES and entry.usize > _BOMB_RATIO * max(entry.csize, 1):
+                yield self._finding(
+                    ctx,
+                    "zip/compression-ratio",
+                    Severity.MEDIUM,
+                    f"member {entry.name!r} has a compression ratio of "
+                    f"{entry.usize // max(entry.csize, 1):,}:1 ({entry.usize:,} bytes unpacked; "
+                    "a decompression-bomb indicator)",
+                    construct=entry.name,
+                )
             is_storage = bool(_TORCH_STORAGE.search(entry.name)) and any(
                 entry.name.startswith(root) for root in torch_roots
             )
@@ -210,6 +223,15 @@ class ZipScanner(Scanner):
                     construct=entry.name,
                 )
             seen.add(entry.name)
+            if (entry.external_attr >> 16) & 0o170000 == 0o120000:
+                yield self._finding(
+                    ctx,
+                    "zip/symlink",
+                    Severity.MEDIUM,
+                    f"member {entry.name!r} is a symbolic link; extracting it can expose files "
+                    "outside the model directory",
+                    construct=entry.name,
+                )
             parts = entry.name.replace("\\", "/").split("/")
             if entry.name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", entry.name):
                 yield self._finding(
