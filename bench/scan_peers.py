@@ -47,7 +47,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,17 +59,19 @@ HIGH = RANK["high"]
 
 # Exact versions benchmarked. Each peer gets its own venv.
 PEER_PINS: dict[str, list[str]] = {
-    "picklescan": ["picklescan==1.0.5"],
+    # picklescan imports numpy lazily for .npy files but does not depend on it; [7z] brings py7zr
+    "picklescan": ["picklescan[7z]==1.0.5", "numpy==2.4.6"],
     # numpy>=2.3 removed np.lib.format._check_version, which modelscan 0.8.8's .npy scanner calls
     # (every .npy becomes a scan error); modelscan itself only asks for numpy>=1.24.3.
     "modelscan": ["modelscan[h5py]==0.8.8", "numpy==2.2.6"],
-    "fickling": ["fickling==0.1.12"],
+    # fickling 0.1.12 imports typing_extensions on Python < 3.12 but only lists it in its dev extras
+    "fickling": ["fickling==0.1.12", "typing-extensions==4.16.0"],
     "modelaudit": ["modelaudit[h5]==0.2.54"],
 }
 PEER_DISTS: dict[str, list[str]] = {
-    "picklescan": ["picklescan", "numpy"],
+    "picklescan": ["picklescan", "numpy", "py7zr"],
     "modelscan": ["modelscan", "numpy", "h5py"],
-    "fickling": ["fickling"],
+    "fickling": ["fickling", "typing_extensions"],
     "modelaudit": ["modelaudit", "modelaudit-picklescan", "numpy", "h5py"],
 }
 ALL_TOOLS = ("mlwarden", "picklescan", "modelscan", "fickling", "modelaudit")
@@ -262,11 +264,12 @@ class DirResult:
 
 
 class Resolver:
-    """Maps whatever path string a tool prints back to a corpus-relative path."""
+    """Maps whatever path string a tool prints back to a corpus file, and a file to its manifest entry."""
 
-    def __init__(self, root: Path, rels: Iterable[str]) -> None:
+    def __init__(self, root: Path, files: Iterable[str], entries: Iterable[str]) -> None:
         self.root = str(root.resolve())
-        self.rels = set(rels)
+        self.entries = set(entries)
+        self.rels = set(files) | self.entries
 
     def __call__(self, reported: str) -> str | None:
         s = reported.strip()
@@ -283,6 +286,12 @@ class Resolver:
                 return s[:idx]
             idx = s.find(":", idx + 1)
         return None
+
+    def entry(self, rel: str) -> str | None:
+        """The manifest entry holding this file (itself, or a directory entry above it)."""
+        if rel in self.entries:
+            return rel
+        return next((str(p) for p in PurePosixPath(rel).parents if str(p) in self.entries), None)
 
 
 class Tool:
@@ -359,7 +368,13 @@ class Mlwarden(Tool):
             if not isinstance(f, dict):
                 continue
             sevs.append(f.get("max_severity"))
-            sevs.extend(x.get("severity") for x in f.get("findings") or [] if isinstance(x, dict))
+            found = [x for x in f.get("findings") or [] if isinstance(x, dict)]
+            sevs.extend(x.get("severity") for x in found)
+            # mlwarden reports unparseable / over-limit content as findings, not as failures
+            broken = [x for x in found if str(x.get("rule_id", "")).startswith(("malformed/", "limit/"))]
+            if broken:
+                v.error = True
+                v.note = f"{broken[0].get('rule_id')}: {broken[0].get('message')}"[:200]
             if f.get("error") or f.get("errors"):
                 v.error = True
                 v.note = str(f.get("error") or f.get("errors"))[:200]
@@ -470,6 +485,8 @@ class Modelscan(Tool):
         errors = doc.get("errors") or []
         v.severity = max_sev(self.SEV.get(str(i.get("severity")), None) for i in issues)
         v.flagged = bool(issues)
+        skipped = ((doc.get("summary") or {}).get("skipped") or {}).get("skipped_files") or []
+        errors = errors + [e for e in skipped if e.get("category") != "SCAN_NOT_SUPPORTED"]  # e.g. BAD_ZIP
         if errors:
             v.error = True
             v.note = str(errors[0].get("description", ""))[:200]
@@ -723,12 +740,14 @@ def load_manifest(corpus: Path) -> list[Item]:
     items = []
     for e in raw:
         p = corpus / e["path"]
-        if not p.is_file():
+        if p.is_file():
+            size = p.stat().st_size
+        elif p.is_dir():  # a model that is a directory (e.g. a SavedModel): one entry, scanned as a whole
+            size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+        else:
             log(f"[corpus] missing file listed in manifest: {e['path']}")
             continue
-        items.append(
-            Item(e["path"], e["label"], e.get("family", "?"), e.get("format", "?"), p.stat().st_size)
-        )
+        items.append(Item(e["path"], e["label"], e.get("family", "?"), e.get("format", "?"), size))
     return items
 
 
@@ -738,7 +757,7 @@ def generate_corpus(out: Path, scale: str, python: str | None) -> None:
     py = python or sys.executable
     log(f"[corpus] {py} {GEN_CORPUS} {out} --scale {scale}")
     t0 = time.perf_counter()
-    subprocess.run([py, str(GEN_CORPUS), str(out), "--scale", scale], check=True)
+    subprocess.run([py, str(GEN_CORPUS), str(out), "--scale", scale], check=True, stdout=sys.stderr)
     log(f"[corpus] generated in {time.perf_counter() - t0:.1f}s")
 
 
@@ -798,6 +817,9 @@ class Ctx:
         run = run_cmd(tool.file_argv(path, out), self.env, self.cwd, timeout or self.timeout, self.mem_limit)
         v = tool.verdict(run, out)
         out.unlink(missing_ok=True)
+        if v.crash or v.hang:  # a crashed or killed tool gave no verdict
+            v.flagged = False
+            v.severity = None
         return v
 
 
@@ -824,9 +846,8 @@ def per_file(ctx: Ctx, corpus: Path, items: list[Item], jobs: int) -> dict[str, 
 
 
 def dir_scans(ctx: Ctx, corpus: Path, items: list[Item], timeout: float) -> dict[str, DirResult]:
-    resolve = Resolver(
-        corpus, [it.path for it in items] + [str(p.relative_to(corpus)) for p in corpus_files(corpus)]
-    )
+    files = [p.relative_to(corpus).as_posix() for p in corpus_files(corpus)]
+    resolve = Resolver(corpus, files, [it.path for it in items])
     out: dict[str, DirResult] = {}
     for tool in ctx.tools.values():
         if not tool.supports_dir:
@@ -834,7 +855,9 @@ def dir_scans(ctx: Ctx, corpus: Path, items: list[Item], timeout: float) -> dict
         o = ctx.out_file(tool.name)
         log(f"[dir] {tool.name} over {corpus}")
         run = run_cmd(tool.dir_argv(corpus, o), ctx.env, ctx.cwd, timeout, ctx.mem_limit)
-        out[tool.name] = tool.dir_result(run, o, resolve)
+        d = tool.dir_result(run, o, resolve)
+        d.flagged = {e for r in d.flagged if (e := resolve.entry(r))}  # per manifest entry
+        out[tool.name] = d
         o.unlink(missing_ok=True)
         log(f"[dir] {tool.name}: {run.elapsed:.2f}s rc={run.rc}")
     return out
@@ -953,19 +976,27 @@ def build_tables(res: dict[str, object], tools: list[str]) -> list[Table]:
         tables.append(t)
 
         s = Table(
-            "Summary (per-file runs)",
+            "Detection and false positives (per-file runs)",
             [
                 "tool",
-                "detected",
+                "malicious detected",
                 "detected >=high",
                 "benign FP",
                 "benign FP >=high",
-                "malformed error",
-                "malformed crash",
-                "malformed hang",
-                "crash (any)",
-                "hang (any)",
                 "median s/file",
+            ],
+        )
+        m = Table(
+            f"Malformed files ({len(bad)}) and robustness (all {len(items)} files)",
+            [
+                "tool",
+                "flagged",
+                "error reported",
+                "silently clean",
+                "crash",
+                "hang",
+                "crash (all)",
+                "hang (all)",
             ],
         )
         for tl in tools:
@@ -974,24 +1005,44 @@ def build_tables(res: dict[str, object], tools: list[str]) -> list[Table]:
             def count(sub: list[dict[str, object]], key: str, r: dict[str, dict[str, object]] = r) -> int:
                 return sum(bool(r[it["path"]][key]) for it in sub)
 
+            def silent(sub: list[dict[str, object]], r: dict[str, dict[str, object]] = r) -> int:
+                return sum(
+                    r[it["path"]]["status"] in ("clean", "unsupported") and r[it["path"]]["severity"] is None
+                    for it in sub
+                )
+
+            det, det_hi = count(mal, "flagged"), count(mal, "flagged_high")
             s.add(
                 tl,
-                f"{count(mal, 'flagged')}/{len(mal)} ({pct(count(mal, 'flagged'), len(mal))})",
-                f"{count(mal, 'flagged_high')}/{len(mal)} ({pct(count(mal, 'flagged_high'), len(mal))})",
+                f"{det}/{len(mal)} ({pct(det, len(mal))})",
+                f"{det_hi}/{len(mal)} ({pct(det_hi, len(mal))})",
                 f"{count(ben, 'flagged')}/{len(ben)}",
                 f"{count(ben, 'flagged_high')}/{len(ben)}",
+                f"{statistics.median(float(v['seconds']) for v in r.values()):.2f}" if r else "n/a",
+            )
+            m.add(
+                tl,
+                f"{count(bad, 'flagged')}/{len(bad)}",
                 f"{count(bad, 'error')}/{len(bad)}",
+                f"{silent(bad)}/{len(bad)}",
                 f"{count(bad, 'crash')}/{len(bad)}",
                 f"{count(bad, 'hang')}/{len(bad)}",
                 count(items, "crash"),
                 count(items, "hang"),
-                f"{statistics.median(float(v['seconds']) for v in r.values()):.2f}" if r else "n/a",
             )
         s.notes.append(
-            "'>=high' maps each tool's severities onto info..critical "
-            "(modelaudit warning=medium; fickling LIKELY_UNSAFE=high; picklescan dangerous=critical)."
+            "detected / benign FP: the tool's own unsafe verdict (exit code). '>=high' maps each tool's "
+            "severities onto info..critical (modelscan as is; modelaudit warning=medium, critical=critical; "
+            "fickling POSSIBLY_UNSAFE=low, SUSPICIOUS=medium, LIKELY_UNSAFE=high, *MALICIOUS=critical; "
+            "picklescan dangerous global=critical, suspicious=medium). "
+            "Crashed or killed runs count as not flagged."
         )
-        tables.append(s)
+        m.notes.append(
+            "crash: a traceback escaped or the exit code is not one the tool documents; "
+            "hang: killed after the per-file timeout; "
+            "silently clean: no finding at any severity and no error for a broken file."
+        )
+        tables += [s, m]
 
     ds: dict[str, dict[str, object]] = res.get("dir_scan", {})  # type: ignore[assignment]
     if ds:

@@ -37,6 +37,7 @@ ipaddress.IPv4Address ipaddress.IPv6Address ipaddress.IPv4Network ipaddress.IPv6
 zoneinfo.ZoneInfo._unpickle
 pyarrow.lib._restore_array pyarrow.lib.type_for_alias pyarrow.lib.py_buffer pyarrow.lib.chunked_array
 pyarrow.lib.ChunkedArray pyarrow.lib.Array._reconstruct
+dill._dill._create_array dill._dill._create_dtypemeta
 """.split()
 
 REBUILDER = re.compile(

@@ -286,6 +286,9 @@ def _denied(dotted: str) -> bool:
 def test_allowlist_never_overlaps_denylist() -> None:
     """Sanity: nothing in data/pickle_allowlist.txt is also denied (the allowlist is checked first, so an
     overlap would silently allow a dangerous name)."""
+    # Deliberate: dill's array/dtype rebuilders only call the reconstructor they are handed, which is
+    # itself an imported global judged on its own; the rest of dill stays denied.
+    deliberate = {"dill._dill._create_array", "dill._dill._create_dtypemeta"}
     overlap = sorted(name for name in pickle_rules.allowlist() if _denied(name))
-    assert overlap == []
+    assert overlap == sorted(deliberate)
     assert len(pickle_rules.allowlist()) > 1000

@@ -26,7 +26,9 @@ def test_hf_config_without_remote_code_records_facts() -> None:
     )
     assert report.format == "json"
     assert report.findings == []
-    assert report.facts[""]["config"] == {
+    facts = report.facts[""]["config"]
+    assert facts["document"]["hidden_size"] == 4096
+    assert {k: v for k, v in facts.items() if k != "document"} == {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
         "torch_dtype": "bfloat16",

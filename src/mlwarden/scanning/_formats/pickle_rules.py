@@ -169,6 +169,13 @@ def judge(module: str, name: str) -> Verdict | None:
             "pickle/attribute-traversal",
             f"{dotted} walks attributes to reach internals (a known escape route)",
         )
+    head = f"{module}.{name.split('.', 1)[0]}"
+    if "." in name and head in allowlist():
+        return Verdict(
+            Severity.HIGH,
+            "pickle/method-of-allowed-class",
+            f"{dotted} is a method of {head}; reconstructors never need one (e.g. Path.touch writes files)",
+        )
     if module.startswith("<"):
         return Verdict(
             Severity.HIGH,

@@ -284,7 +284,37 @@ def _record_facts(results: list[PickleResult], ctx: ScanContext) -> None:
         "imports": sorted({i.ref.dotted for r in results for i in r.imports})[:1000],
         "top_level_keys": _keys(main.value)[:1000],
         "tensors": tensors,
+        "config": _plain(main.value, 0),
     }
+
+
+_PLAIN_BUDGET = 2_000
+
+
+def _plain(value: Any, depth: int, budget: list[int] | None = None) -> Any:
+    """A JSON-able copy of constants, lists and string-keyed dicts (tensors and calls left out)."""
+    budget = budget if budget is not None else [_PLAIN_BUDGET]
+    budget[0] -= 1
+    if budget[0] < 0 or depth > 6:
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value if not isinstance(value, str) or len(value) <= 256 else value[:256]
+    if isinstance(value, tuple):
+        return [_plain(v, depth + 1, budget) for v in value[:64]]
+    if isinstance(value, SList):
+        return [_plain(v, depth + 1, budget) for v in value.items[:64]]
+    pairs: list[tuple[Any, Any]] | None = None
+    if isinstance(value, SDict):
+        pairs = value.items
+    elif isinstance(value, Call) and value.items and _tensor_shape(value) is None:
+        pairs = value.items
+    if pairs is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, item in pairs[:256]:
+        if isinstance(key, str) and not (isinstance(item, Call) and _tensor_shape(item) is not None):
+            out[key] = _plain(item, depth + 1, budget)
+    return out
 
 
 def _keys(value: Any) -> list[str]:

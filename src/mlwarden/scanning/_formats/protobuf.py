@@ -28,6 +28,9 @@ _STANDARD_DOMAINS = frozenset(
 )
 _PYTHON_OPS = frozenset({"PyOp", "PyFunc", "PythonOp", "PythonOpGrad", "PyOpV2", "PythonFunction"})
 _EXTERNAL = 1
+_SUSPICIOUS_OP = re.compile(
+    r"(?i)(exec|shell|system|spawn|popen|eval|script|command|subprocess|download|socket)"
+)
 
 _TF_CRITICAL = frozenset({"PyFunc", "EagerPyFunc", "PyFuncStateless"})
 _TF_FILE_OPS = frozenset(
@@ -606,11 +609,15 @@ class _Onnx:
                     )
                 )
             else:
+                # An unknown op only runs if a custom-op library registers it; one named like a shell
+                # or code runner is far more likely a payload than a fused kernel.
+                suspicious = _SUSPICIOUS_OP.search(op_type) is not None
                 self.out.append(
                     self.ctx.finding(
                         "onnx/custom-op-domain",
-                        Severity.MEDIUM,
-                        f"{count} node(s) of {construct} (first: {node!r}) need a custom operator library",
+                        Severity.HIGH if suspicious else Severity.MEDIUM,
+                        f"{count} node(s) of {construct} (first: {node!r}) need a custom operator library"
+                        + ("; the op is named like a command or code runner" if suspicious else ""),
                         scanner=self.scanner,
                         construct=construct,
                         remediation="verify and pin the custom-op library, or re-export with standard ops",

@@ -18,6 +18,7 @@ from mlwarden.scanning._formats.keras_config import analyze_keras_config
 from mlwarden.scanning.interface import Blob, ScanContext, Scanner
 
 _MAX_JSON = 64 << 20
+_MAX_CONFIG_DOCUMENT = 256 << 10
 _MAX_PYTHON = 16 << 20
 _CONFIG_FACTS = (
     "architectures",
@@ -100,6 +101,8 @@ class TextScanner(Scanner):
         facts = {k: doc[k] for k in _CONFIG_FACTS if isinstance(doc.get(k), str | list) and len(doc[k]) < 256}
         yield from self._remote_code(doc, ctx, facts)
         yield from self._chat_templates(doc, ctx)
+        if len(blob) <= _MAX_CONFIG_DOCUMENT:
+            facts["document"] = doc  # small configs in full, for capability rules over any field
         if facts:
             ctx.facts.setdefault(ctx.member or "", {})["config"] = facts
 

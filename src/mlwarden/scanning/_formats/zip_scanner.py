@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from mlwarden.core.types import Finding, Severity
 from mlwarden.scanning.interface import Blob, Buffer, BytesBlob, LimitExceeded, ScanContext, Scanner
+from mlwarden.scanning.sniff import sniff
 
 _EOCD = struct.Struct("<4s4H2LH")
 _ZIP64_LOCATOR = struct.Struct("<4sLQL")
@@ -46,16 +47,17 @@ class ZipEntry:
     external_attr: int = 0
 
 
-def read_directory(data: Buffer) -> tuple[list[ZipEntry], list[tuple[str, Severity, str]]]:
-    """Entries from the central directory, plus (rule, severity, message) problems met on the way."""
+def read_directory(data: Buffer) -> tuple[list[ZipEntry], list[tuple[str, Severity, str]], bytes]:
+    """Central-directory entries, (rule, severity, message) problems met on the way, and the comment."""
     problems: list[tuple[str, Severity, str]] = []
     size = len(data)
     window = bytes(data[max(0, size - 65_557) :])
     eocd_at = window.rfind(b"PK\x05\x06")
     if eocd_at < 0 or eocd_at + _EOCD.size > len(window):
-        return [], [("zip/no-central-directory", Severity.MEDIUM, "no end-of-central-directory record")]
+        return [], [("zip/no-central-directory", Severity.MEDIUM, "no end-of-central-directory record")], b""
     eocd_pos = size - len(window) + eocd_at
-    _, _, _, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(window, eocd_at)
+    _, _, _, _, count, cd_size, cd_offset, comment_len = _EOCD.unpack_from(window, eocd_at)
+    comment = window[eocd_at + _EOCD.size : eocd_at + _EOCD.size + comment_len]
     if (count == 0xFFFF or cd_offset == 0xFFFFFFFF) and eocd_pos >= _ZIP64_LOCATOR.size:
         sig, _, z64_pos, _ = _ZIP64_LOCATOR.unpack_from(data, eocd_pos - _ZIP64_LOCATOR.size)
         if sig == b"PK\x06\x07" and z64_pos + _ZIP64_EOCD.size <= size:
@@ -76,7 +78,11 @@ def read_directory(data: Buffer) -> tuple[list[ZipEntry], list[tuple[str, Severi
             )
             cd_offset = guess
         else:
-            return [], [("zip/bad-central-directory", Severity.MEDIUM, "central directory offset is invalid")]
+            return (
+                [],
+                [("zip/bad-central-directory", Severity.MEDIUM, "central directory offset is invalid")],
+                comment,
+            )
     entries: list[ZipEntry] = []
     pos = cd_offset
     while pos + _CENTRAL.size <= size and bytes(data[pos : pos + 4]) == b"PK\x01\x02":
@@ -97,7 +103,7 @@ def read_directory(data: Buffer) -> tuple[list[ZipEntry], list[tuple[str, Severi
                 f"end record declares {count} entries, central directory holds {len(entries)}",
             )
         )
-    return entries, problems
+    return entries, problems, comment
 
 
 def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
@@ -143,7 +149,8 @@ class ZipScanner(Scanner):
 
     def scan(self, blob: Blob, ctx: ScanContext) -> Iterator[Finding]:
         data = blob.data()
-        entries, problems = read_directory(data)
+        entries, problems, comment = read_directory(data)
+        yield from self._comment(comment, ctx)
         if not entries:
             entries = read_local_entries(data, ctx.limits.max_members)
             if entries:
@@ -210,6 +217,21 @@ class ZipScanner(Scanner):
             offset=offset,
             remediation=remediation,
         )
+
+    def _comment(self, comment: bytes, ctx: ScanContext) -> Iterator[Finding]:
+        """A comment holding a serialised object is a payload waiting for a loader that reads it."""
+        if len(comment) < 2:
+            return
+        kind = sniff(BytesBlob(comment))
+        if kind.format not in ("text", "empty", "unknown"):
+            yield self._finding(
+                ctx,
+                "zip/comment-payload",
+                Severity.MEDIUM,
+                f"the archive comment holds {kind.format} data",
+                construct="<zip comment>",
+            )
+            yield from ctx.scan_member(BytesBlob(comment), "<zip comment>")
 
     def _check_names(self, entries: list[ZipEntry], ctx: ScanContext) -> Iterator[Finding]:
         seen: set[str] = set()
