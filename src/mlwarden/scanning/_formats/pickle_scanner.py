@@ -303,13 +303,12 @@ def _plain(value: Any, depth: int, budget: list[int] | None = None) -> Any:
         return [_plain(v, depth + 1, budget) for v in value[:64]]
     if isinstance(value, SList):
         return [_plain(v, depth + 1, budget) for v in value.items[:64]]
-    pairs: list[tuple[Any, Any]] | None = None
-    if isinstance(value, SDict):
-        pairs = value.items
-    elif isinstance(value, Call) and value.items and _tensor_shape(value) is None:
-        pairs = value.items
-    if pairs is None:
+    is_mapping = isinstance(value, SDict) or (
+        isinstance(value, Call) and bool(value.items) and _tensor_shape(value) is None
+    )
+    if not is_mapping:
         return None
+    pairs: list[tuple[Any, Any]] = value.items
     out: dict[str, Any] = {}
     for key, item in pairs[:256]:
         if isinstance(key, str) and not (isinstance(item, Call) and _tensor_shape(item) is not None):
