@@ -5,7 +5,8 @@
     MlwardenError                 exit code 2 (usage or runtime error) unless said otherwise
     ├── UsageError                bad arguments, unknown option values
     ├── ConfigError               unreadable or invalid configuration file / environment
-    └── ScanError                 a scan could not run at all (not: a file is malformed; that is a finding)
+    ├── ScanError                 a scan could not run at all (not: a file is malformed; that is a finding)
+    └── CapabilityError           the capability catalogue (shipped or extra) is invalid
 
 Findings about hostile or malformed *content* are never exceptions: scanners report them and the
 caller decides. Exceptions are for the cases where mlwarden cannot do what was asked.
@@ -42,3 +43,7 @@ class ConfigError(MlwardenError):
 
 class ScanError(MlwardenError):
     """A scan could not be carried out (for example a path that does not exist)."""
+
+
+class CapabilityError(MlwardenError):
+    """A capability catalogue could not be read or is invalid."""

@@ -60,13 +60,14 @@ def _table(report: ScanReport, out: TextIO, threshold: Severity) -> None:
     from rich.console import Console  # noqa: PLC0415 - only people's output pays for rich
     from rich.table import Table  # noqa: PLC0415
 
-    console = Console(file=out, soft_wrap=False, highlight=False)
+    width = None if out.isatty() else 140  # files and pipes get room for the location column
+    console = Console(file=out, soft_wrap=False, highlight=False, width=width)
     findings = sorted(report.all_findings(), key=lambda f: (-f.severity, f.location))
     if findings:
         table = Table(show_lines=False, header_style="bold", expand=False)
         table.add_column("severity")
         table.add_column("location", overflow="fold")
-        table.add_column("rule")
+        table.add_column("rule", no_wrap=True)
         table.add_column("what", overflow="fold")
         for finding in findings:
             table.add_row(

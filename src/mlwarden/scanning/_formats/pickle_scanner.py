@@ -95,7 +95,8 @@ class PickleScanner(Scanner):
             )
             return
         reported: dict[tuple[str, str], Finding] = {}
-        constant_loads = _constant_loader_calls(results)
+        needs_loader_check = any(i.ref.dotted in _ANALYSED_LOADERS for r in results for i in r.imports)
+        constant_loads = _constant_loader_calls(results) if needs_loader_check else set()
         for index, result in enumerate(results):
             for item in result.imports:
                 verdict = pickle_rules.judge(item.ref.module, item.ref.name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import _compat_pickle
 import codecs
+import functools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -198,7 +199,7 @@ _NESTED_MAGICS = (
     b"\x93NUMPY",
 )
 
-_MARK = object()
+Handler = Callable[["PickleMachine", PickleResult], None]
 
 
 class PickleMachine:
@@ -216,7 +217,7 @@ class PickleMachine:
         self.memo: dict[int, Any] = {}
         self.attrs: dict[tuple[str, str], Any] = {}
         self.result = PickleResult(start=0)
-        self._dispatch: dict[int, Callable[[PickleResult], None]] = self._build_dispatch()
+        self._dispatch = self._dispatch_table()
 
     # -- reading -------------------------------------------------------------------------------
     def _take(self, n: int) -> bytes:
@@ -269,7 +270,7 @@ class PickleMachine:
                 handler = dispatch.get(code)
                 if handler is None:
                     raise PickleError(self.op_offset, f"unknown opcode 0x{code:02x}")
-                handler(result)
+                handler(self, result)
                 if self.pos > self.frame_end > self.op_offset:
                     result.anomalies.append(
                         (self.op_offset, "pickle/frame-violation", "an opcode runs past the end of its FRAME")
@@ -361,20 +362,21 @@ class PickleMachine:
         return Call(func, args, offset)
 
     # -- opcode handlers -------------------------------------------------------------------------
-    def _build_dispatch(self) -> dict[int, Callable[[PickleResult], None]]:
-        m = self
-        push = self._push
-        table: dict[bytes, Callable[[PickleResult], None]] = {}
+    @staticmethod
+    @functools.cache
+    def _dispatch_table() -> dict[int, Handler]:
+        """Opcode byte -> handler(machine, result); built once per process."""
+        table: dict[bytes, Handler] = {}
 
-        def op(code: bytes) -> Callable[[Callable[[PickleResult], None]], Callable[[PickleResult], None]]:
-            def register(fn: Callable[[PickleResult], None]) -> Callable[[PickleResult], None]:
+        def op(code: bytes) -> Callable[[Handler], Handler]:
+            def register(fn: Handler) -> Handler:
                 table[code] = fn
                 return fn
 
             return register
 
         @op(b"\x80")
-        def proto(r: PickleResult) -> None:
+        def proto(m: PickleMachine, r: PickleResult) -> None:
             if m.op_offset != r.start:
                 r.anomalies.append((m.op_offset, "pickle/misplaced-proto", "PROTO opcode inside the stream"))
             r.protocol = m._take(1)[0]
@@ -382,7 +384,7 @@ class PickleMachine:
                 raise PickleError(m.op_offset, f"unsupported protocol {r.protocol}")
 
         @op(b"\x95")
-        def frame(r: PickleResult) -> None:
+        def frame(m: PickleMachine, r: PickleResult) -> None:
             (length,) = _STRUCT_Q.unpack(m._take(8))
             if m.frame_end > m.op_offset:
                 r.anomalies.append(
@@ -391,193 +393,193 @@ class PickleMachine:
             m.frame_end = m.pos + length
 
         @op(b"(")
-        def mark(r: PickleResult) -> None:
+        def mark(m: PickleMachine, r: PickleResult) -> None:
             m.metastack.append(m.stack)
             m.stack = []
 
         @op(b"0")
-        def pop(r: PickleResult) -> None:
+        def pop(m: PickleMachine, r: PickleResult) -> None:
             if m.stack:
                 m.stack.pop()
             else:
                 m._pop_mark()
 
         @op(b"1")
-        def pop_mark(r: PickleResult) -> None:
+        def pop_mark(m: PickleMachine, r: PickleResult) -> None:
             m._pop_mark()
 
         @op(b"2")
-        def dup(r: PickleResult) -> None:
+        def dup(m: PickleMachine, r: PickleResult) -> None:
             if not m.stack:
                 raise PickleError(m.op_offset, "stack underflow")
             m.stack.append(m.stack[-1])
 
         # constants
         @op(b"N")
-        def none(r: PickleResult) -> None:
+        def none(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(None)
 
         @op(b"\x88")
-        def newtrue(r: PickleResult) -> None:
+        def newtrue(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(True)
 
         @op(b"\x89")
-        def newfalse(r: PickleResult) -> None:
+        def newfalse(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(False)
 
         @op(b"I")
-        def int_(r: PickleResult) -> None:
+        def int_(m: PickleMachine, r: PickleResult) -> None:
             text = m._line()
             m.stack.append(False if text == b"00" else True if text == b"01" else _c_int(text))
 
         @op(b"J")
-        def binint(r: PickleResult) -> None:
+        def binint(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(_STRUCT_I.unpack(m._take(4))[0])
 
         @op(b"K")
-        def binint1(r: PickleResult) -> None:
+        def binint1(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(m._take(1)[0])
 
         @op(b"M")
-        def binint2(r: PickleResult) -> None:
+        def binint2(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(_STRUCT_H.unpack(m._take(2))[0])
 
         @op(b"L")
-        def long_(r: PickleResult) -> None:
+        def long_(m: PickleMachine, r: PickleResult) -> None:
             text = m._line()
             m.stack.append(int(text[:-1] if text.endswith(b"L") else text, 0))
 
         @op(b"\x8a")
-        def long1(r: PickleResult) -> None:
+        def long1(m: PickleMachine, r: PickleResult) -> None:
             n = m._take(1)[0]
             m.stack.append(int.from_bytes(m._take(n), "little", signed=True))
 
         @op(b"\x8b")
-        def long4(r: PickleResult) -> None:
+        def long4(m: PickleMachine, r: PickleResult) -> None:
             n = _STRUCT_I.unpack(m._take(4))[0]
             if n < 0:
                 raise PickleError(m.op_offset, "negative LONG4 length")
             m.stack.append(int.from_bytes(m._take(n), "little", signed=True))
 
         @op(b"F")
-        def float_(r: PickleResult) -> None:
+        def float_(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(float(m._line()))
 
         @op(b"G")
-        def binfloat(r: PickleResult) -> None:
+        def binfloat(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(_STRUCT_D.unpack(m._take(8))[0])
 
         @op(b"S")
-        def string(r: PickleResult) -> None:
+        def string(m: PickleMachine, r: PickleResult) -> None:
             text = m._line()
             if len(text) < 2 or text[0] != text[-1] or text[:1] not in (b'"', b"'"):
                 raise PickleError(m.op_offset, "STRING argument is not quoted")
-            push(codecs.escape_decode(text[1:-1])[0].decode("latin-1"))
+            m._push(codecs.escape_decode(text[1:-1])[0].decode("latin-1"))
 
         @op(b"T")
-        def binstring(r: PickleResult) -> None:
+        def binstring(m: PickleMachine, r: PickleResult) -> None:
             n = _STRUCT_I.unpack(m._take(4))[0]
-            push(m._take(n).decode("latin-1"))
+            m._push(m._take(n).decode("latin-1"))
 
         @op(b"U")
-        def short_binstring(r: PickleResult) -> None:
-            push(m._take(m._take(1)[0]).decode("latin-1"))
+        def short_binstring(m: PickleMachine, r: PickleResult) -> None:
+            m._push(m._take(m._take(1)[0]).decode("latin-1"))
 
         @op(b"B")
-        def binbytes(r: PickleResult) -> None:
-            push(m._take(_STRUCT_L.unpack(m._take(4))[0]))
+        def binbytes(m: PickleMachine, r: PickleResult) -> None:
+            m._push(m._take(_STRUCT_L.unpack(m._take(4))[0]))
 
         @op(b"C")
-        def short_binbytes(r: PickleResult) -> None:
-            push(m._take(m._take(1)[0]))
+        def short_binbytes(m: PickleMachine, r: PickleResult) -> None:
+            m._push(m._take(m._take(1)[0]))
 
         @op(b"\x8e")
-        def binbytes8(r: PickleResult) -> None:
-            push(m._take(_STRUCT_Q.unpack(m._take(8))[0]))
+        def binbytes8(m: PickleMachine, r: PickleResult) -> None:
+            m._push(m._take(_STRUCT_Q.unpack(m._take(8))[0]))
 
         @op(b"\x96")
-        def bytearray8(r: PickleResult) -> None:
-            push(m._take(_STRUCT_Q.unpack(m._take(8))[0]))
+        def bytearray8(m: PickleMachine, r: PickleResult) -> None:
+            m._push(m._take(_STRUCT_Q.unpack(m._take(8))[0]))
 
         @op(b"V")
-        def unicode_(r: PickleResult) -> None:
-            push(m._line().decode("raw-unicode-escape"))
+        def unicode_(m: PickleMachine, r: PickleResult) -> None:
+            m._push(m._line().decode("raw-unicode-escape"))
 
         @op(b"X")
-        def binunicode(r: PickleResult) -> None:
-            push(m._take(_STRUCT_L.unpack(m._take(4))[0]).decode("utf-8", "surrogatepass"))
+        def binunicode(m: PickleMachine, r: PickleResult) -> None:
+            m._push(m._take(_STRUCT_L.unpack(m._take(4))[0]).decode("utf-8", "surrogatepass"))
 
         @op(b"\x8c")
-        def short_binunicode(r: PickleResult) -> None:
-            push(m._take(m._take(1)[0]).decode("utf-8", "surrogatepass"))
+        def short_binunicode(m: PickleMachine, r: PickleResult) -> None:
+            m._push(m._take(m._take(1)[0]).decode("utf-8", "surrogatepass"))
 
         @op(b"\x8d")
-        def binunicode8(r: PickleResult) -> None:
-            push(m._take(_STRUCT_Q.unpack(m._take(8))[0]).decode("utf-8", "surrogatepass"))
+        def binunicode8(m: PickleMachine, r: PickleResult) -> None:
+            m._push(m._take(_STRUCT_Q.unpack(m._take(8))[0]).decode("utf-8", "surrogatepass"))
 
         @op(b"\x97")
-        def next_buffer(r: PickleResult) -> None:
+        def next_buffer(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(Unknown("out-of-band buffer"))
 
         @op(b"\x98")
-        def readonly_buffer(r: PickleResult) -> None:
+        def readonly_buffer(m: PickleMachine, r: PickleResult) -> None:
             if not m.stack:
                 raise PickleError(m.op_offset, "stack underflow")
 
         # containers
         @op(b")")
-        def empty_tuple(r: PickleResult) -> None:
+        def empty_tuple(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(())
 
         @op(b"t")
-        def tuple_(r: PickleResult) -> None:
+        def tuple_(m: PickleMachine, r: PickleResult) -> None:
             items = tuple(m._pop_mark())  # pop first: it switches m.stack back to the outer list
             m.stack.append(items)
 
         @op(b"\x85")
-        def tuple1(r: PickleResult) -> None:
+        def tuple1(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append((m._pop(),))
 
         @op(b"\x86")
-        def tuple2(r: PickleResult) -> None:
+        def tuple2(m: PickleMachine, r: PickleResult) -> None:
             b = m._pop()
             m.stack.append((m._pop(), b))
 
         @op(b"\x87")
-        def tuple3(r: PickleResult) -> None:
+        def tuple3(m: PickleMachine, r: PickleResult) -> None:
             c = m._pop()
             b = m._pop()
             m.stack.append((m._pop(), b, c))
 
         @op(b"]")
-        def empty_list(r: PickleResult) -> None:
+        def empty_list(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(SList())
 
         @op(b"l")
-        def list_(r: PickleResult) -> None:
+        def list_(m: PickleMachine, r: PickleResult) -> None:
             items = m._pop_mark()
             m.stack.append(SList(items))
 
         @op(b"}")
-        def empty_dict(r: PickleResult) -> None:
+        def empty_dict(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(SDict())
 
         @op(b"d")
-        def dict_(r: PickleResult) -> None:
+        def dict_(m: PickleMachine, r: PickleResult) -> None:
             items = m._pop_mark()
             m.stack.append(SDict(list(zip(items[::2], items[1::2], strict=False))))
 
         @op(b"\x8f")
-        def empty_set(r: PickleResult) -> None:
+        def empty_set(m: PickleMachine, r: PickleResult) -> None:
             m.stack.append(SSet())
 
         @op(b"\x91")
-        def frozenset_(r: PickleResult) -> None:
+        def frozenset_(m: PickleMachine, r: PickleResult) -> None:
             items = m._pop_mark()
             m.stack.append(SSet(items, frozen=True))
 
         @op(b"a")
-        def append(r: PickleResult) -> None:
+        def append(m: PickleMachine, r: PickleResult) -> None:
             value = m._pop()
             target = m.stack[-1] if m.stack else None
             if isinstance(target, SList):
@@ -586,7 +588,7 @@ class PickleMachine:
                 raise PickleError(m.op_offset, "stack underflow")
 
         @op(b"e")
-        def appends(r: PickleResult) -> None:
+        def appends(m: PickleMachine, r: PickleResult) -> None:
             items = m._pop_mark()
             if not m.stack:
                 raise PickleError(m.op_offset, "stack underflow")
@@ -595,7 +597,7 @@ class PickleMachine:
                 target.items.extend(items)
 
         @op(b"\x90")
-        def additems(r: PickleResult) -> None:
+        def additems(m: PickleMachine, r: PickleResult) -> None:
             items = m._pop_mark()
             if not m.stack:
                 raise PickleError(m.op_offset, "stack underflow")
@@ -604,7 +606,7 @@ class PickleMachine:
                 target.items.extend(items)
 
         @op(b"s")
-        def setitem(r: PickleResult) -> None:
+        def setitem(m: PickleMachine, r: PickleResult) -> None:
             value = m._pop()
             key = m._pop()
             if not m.stack:
@@ -614,7 +616,7 @@ class PickleMachine:
                 target.items.append((key, value))
 
         @op(b"u")
-        def setitems(r: PickleResult) -> None:
+        def setitems(m: PickleMachine, r: PickleResult) -> None:
             items = m._pop_mark()
             if not m.stack:
                 raise PickleError(m.op_offset, "stack underflow")
@@ -623,33 +625,33 @@ class PickleMachine:
                 target.items.extend(zip(items[::2], items[1::2], strict=False))
 
         # memo
-        def put(index: int) -> None:
+        def put(m: PickleMachine, index: int) -> None:
             if not m.stack:
                 raise PickleError(m.op_offset, "memo store from an empty stack")
             m.memo[index] = m.stack[-1]
 
-        def get(index: int) -> None:
+        def get(m: PickleMachine, index: int) -> None:
             if index not in m.memo:
                 raise PickleError(m.op_offset, f"memo key {index} was never stored")
             m.stack.append(m.memo[index])
 
-        table[b"p"] = lambda r: put(int(m._line()))
-        table[b"q"] = lambda r: put(m._take(1)[0])
-        table[b"r"] = lambda r: put(_STRUCT_L.unpack(m._take(4))[0])
-        table[b"\x94"] = lambda r: put(len(m.memo))
-        table[b"g"] = lambda r: get(int(m._line()))
-        table[b"h"] = lambda r: get(m._take(1)[0])
-        table[b"j"] = lambda r: get(_STRUCT_L.unpack(m._take(4))[0])
+        table[b"p"] = lambda m, r: put(m, int(m._line()))
+        table[b"q"] = lambda m, r: put(m, m._take(1)[0])
+        table[b"r"] = lambda m, r: put(m, _STRUCT_L.unpack(m._take(4))[0])
+        table[b"\x94"] = lambda m, r: put(m, len(m.memo))
+        table[b"g"] = lambda m, r: get(m, int(m._line()))
+        table[b"h"] = lambda m, r: get(m, m._take(1)[0])
+        table[b"j"] = lambda m, r: get(m, _STRUCT_L.unpack(m._take(4))[0])
 
         # imports
         @op(b"c")
-        def global_(r: PickleResult) -> None:
+        def global_(m: PickleMachine, r: PickleResult) -> None:
             module = m._line().decode("utf-8")
             name = m._line().decode("utf-8")
             m.stack.append(m._resolve(m._import(module, name, "GLOBAL")))
 
         @op(b"\x93")
-        def stack_global(r: PickleResult) -> None:
+        def stack_global(m: PickleMachine, r: PickleResult) -> None:
             name = m._pop()
             module = m._pop()
             if isinstance(module, str) and isinstance(name, str):
@@ -666,7 +668,7 @@ class PickleMachine:
                 r.imports.append(Import(ref, m.op_offset, "STACK_GLOBAL"))
                 m.stack.append(ref)
 
-        def ext(code: int) -> None:
+        def ext(m: PickleMachine, code: int) -> None:
             r = m.result
             r.anomalies.append(
                 (
@@ -677,46 +679,46 @@ class PickleMachine:
             )
             m.stack.append(Unknown(f"copyreg extension {code}"))
 
-        table[b"\x82"] = lambda r: ext(m._take(1)[0])
-        table[b"\x83"] = lambda r: ext(_STRUCT_H.unpack(m._take(2))[0])
-        table[b"\x84"] = lambda r: ext(_STRUCT_I.unpack(m._take(4))[0])
+        table[b"\x82"] = lambda m, r: ext(m, m._take(1)[0])
+        table[b"\x83"] = lambda m, r: ext(m, _STRUCT_H.unpack(m._take(2))[0])
+        table[b"\x84"] = lambda m, r: ext(m, _STRUCT_I.unpack(m._take(4))[0])
 
         # calls
         @op(b"R")
-        def reduce(r: PickleResult) -> None:
+        def reduce(m: PickleMachine, r: PickleResult) -> None:
             args = m._pop()
             func = m._pop()
             m.stack.append(m._call(func, args, "REDUCE"))
 
         @op(b"\x81")
-        def newobj(r: PickleResult) -> None:
+        def newobj(m: PickleMachine, r: PickleResult) -> None:
             args = m._pop()
             cls = m._pop()
             m.stack.append(m._call(cls, args, "NEWOBJ"))
 
         @op(b"\x92")
-        def newobj_ex(r: PickleResult) -> None:
+        def newobj_ex(m: PickleMachine, r: PickleResult) -> None:
             m._pop()  # kwargs
             args = m._pop()
             cls = m._pop()
             m.stack.append(m._call(cls, args, "NEWOBJ_EX"))
 
         @op(b"i")
-        def inst(r: PickleResult) -> None:
+        def inst(m: PickleMachine, r: PickleResult) -> None:
             module = m._line().decode("utf-8")
             name = m._line().decode("utf-8")
             args = tuple(m._pop_mark())
             m.stack.append(m._call(m._import(module, name, "INST"), args, "INST"))
 
         @op(b"o")
-        def obj(r: PickleResult) -> None:
+        def obj(m: PickleMachine, r: PickleResult) -> None:
             items = m._pop_mark()
             if not items:
                 raise PickleError(m.op_offset, "OBJ without a class")
             m.stack.append(m._call(items[0], tuple(items[1:]), "OBJ"))
 
         @op(b"b")
-        def build(r: PickleResult) -> None:
+        def build(m: PickleMachine, r: PickleResult) -> None:
             state = m._pop()
             if not m.stack:
                 raise PickleError(m.op_offset, "stack underflow")
@@ -740,13 +742,13 @@ class PickleMachine:
                 m.build_hook(target, state)
 
         @op(b"P")
-        def persid(r: PickleResult) -> None:
+        def persid(m: PickleMachine, r: PickleResult) -> None:
             record = Persistent(m._line().decode("ascii"), m.op_offset)
             r.persistent.append(record)
             m.stack.append(record)
 
         @op(b"Q")
-        def binpersid(r: PickleResult) -> None:
+        def binpersid(m: PickleMachine, r: PickleResult) -> None:
             record = Persistent(m._pop(), m.op_offset)
             r.persistent.append(record)
             m.stack.append(record)
