@@ -39,6 +39,7 @@ STRUCTURAL_KINDS = frozenset(
         "config_field",
         "diffusers_class",
         "file_magic",
+        "all_of",
     }
 )
 NAME_KINDS = frozenset({"filename_regex", "sha256"})
@@ -55,6 +56,8 @@ class Indicator:
     shape: tuple[int, ...] | None = None
     pattern: re.Pattern[str] | None = field(default=None, compare=False)
     note: str = ""
+    of: tuple[Indicator, ...] = ()
+    """For ``all_of``: structural indicators that must all match, names and shapes alike."""
 
     @property
     def structural(self) -> bool:
@@ -71,6 +74,8 @@ class Family:
     severity: str
     indicators: tuple[Indicator, ...]
     benign: bool = False
+    subsumes: tuple[str, ...] = ()
+    """Families this one contains as a component (GFPGAN embeds a StyleGAN2 decoder)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +135,7 @@ def _family(raw: Any, where: str, *, benign: bool) -> Family:
         severity=severity,
         benign=benign,
         indicators=tuple(i for i in indicators if i is not None),
+        subsumes=tuple(str(n) for n in raw.get("subsumes", [])),
     )
 
 
@@ -142,6 +148,22 @@ def _indicator(raw: Any, where: str, family: str) -> Indicator | None:
         )
     value = raw.get("value")
     weight = raw.get("weight")
+    of: tuple[Indicator, ...] = ()
+    if kind == "all_of":
+        parts = raw.get("of")
+        if not isinstance(parts, list) or len(parts) < 2:
+            raise CapabilityError(
+                f"{where}: family {family}: all_of needs two or more indicators in 'of'",
+                hint="list the indicators that must all match",
+            )
+        of = tuple(
+            i for i in (_indicator({**p, "weight": 1.0}, where, family) for p in parts) if i is not None
+        )
+        if any(not i.structural or i.kind == "all_of" for i in of):
+            raise CapabilityError(
+                f"{where}: family {family}: all_of takes structural indicators only",
+                hint="names and hashes cannot be required",
+            )
     if not isinstance(value, str) or not isinstance(weight, (int, float)) or not 0 < weight <= 1:
         raise CapabilityError(
             f"{where}: family {family}: {kind} needs a string value and a weight in (0, 1]",
@@ -167,4 +189,5 @@ def _indicator(raw: Any, where: str, family: str) -> Indicator | None:
         pattern=pattern,
         note=str(raw.get("note", "")),
         shape=tuple(int(n) for n in shape) if isinstance(shape, list) else None,
+        of=of,
     )

@@ -152,7 +152,7 @@ def classify_evidence(evidence: Evidence, catalog: Catalog) -> BundleResult:
                 benign=family.benign,
             )
         )
-    scored = _overrule(scored)
+    scored = _overrule(_subsume(scored, catalog))
     scored.sort(key=lambda d: (d.status != "detected", -d.confidence, d.family))
     return BundleResult(path=evidence.root, parts=evidence.parts, detections=scored)
 
@@ -162,6 +162,13 @@ def _combine(weights: Iterator[float] | Any) -> float:
     for weight in weights:
         remaining *= 1.0 - weight
     return 1.0 - remaining
+
+
+def _subsume(scored: list[Detection], catalog: Catalog) -> list[Detection]:
+    """Drop families that a detected family contains as a component."""
+    by_name = {f.name: f for f in catalog.families}
+    hidden = {n for d in scored if d.status == "detected" for n in by_name[d.family].subsumes}
+    return [d for d in scored if d.family not in hidden]
 
 
 def _overrule(scored: list[Detection]) -> list[Detection]:
@@ -219,6 +226,12 @@ class _Matcher:
 
     def _match(self, ind: Indicator) -> Hit | None:
         kind = ind.kind
+        if kind == "all_of":
+            subs = [self._match(sub) for sub in ind.of]
+            if any(h is None or h.shape_matched is False for h in subs):
+                return None
+            found = [h for h in subs if h is not None]
+            return Hit(kind, ind.value, found[0].part, " & ".join(h.matched for h in found), ind.weight, True)
         if kind == "state_dict_key_regex":
             return self._best(ind, self._key_candidates(ind))
         if kind == "onnx_input":
@@ -232,7 +245,7 @@ class _Matcher:
                 (
                     (t, t.name)
                     for t in self.e.onnx_initializers
-                    if (pattern.search(t.name) if pattern is not None else t.name == ind.value)
+                    if (pattern.search(t.name) if pattern is not None else ind.value in ("*", t.name))
                 ),
             )
         if kind == "top_level_key":

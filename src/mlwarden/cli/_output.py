@@ -6,11 +6,14 @@ import enum
 import json
 import os
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mlwarden import __version__
 from mlwarden.core.types import Finding, Severity
 from mlwarden.scanning import ScanReport
+
+if TYPE_CHECKING:
+    from mlwarden.capability import CapabilityReport, Hit
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _SARIF_LEVEL = {
@@ -44,16 +47,79 @@ class OutputFormat(enum.StrEnum):
     SARIF = "sarif"
 
 
-def render(report: ScanReport, fmt: OutputFormat, out: TextIO, *, threshold: Severity) -> None:
-    """Write ``report`` to ``out`` in ``fmt``."""
+def render(
+    report: ScanReport,
+    fmt: OutputFormat,
+    out: TextIO,
+    *,
+    threshold: Severity,
+    capability: CapabilityReport | None = None,
+) -> None:
+    """Write ``report`` (with its capability section, if any) to ``out`` in ``fmt``."""
+    if fmt is OutputFormat.JSON:
+        doc = report.to_dict()
+        if capability is not None:
+            doc["capability"] = capability.to_dict()
+        json.dump(doc, out, indent=2)
+        out.write("\n")
+    elif fmt is OutputFormat.SARIF:
+        json.dump(to_sarif(report, capability), out, indent=2)
+        out.write("\n")
+    else:
+        _table(report, out, threshold)
+        if capability is not None:
+            _capability_table(capability, out, only_reported=True)
+
+
+def render_capability(report: CapabilityReport, fmt: OutputFormat, out: TextIO) -> None:
+    """Write a capability report on its own (``mlwarden classify``)."""
     if fmt is OutputFormat.JSON:
         json.dump(report.to_dict(), out, indent=2)
         out.write("\n")
     elif fmt is OutputFormat.SARIF:
-        json.dump(to_sarif(report), out, indent=2)
+        json.dump(_sarif_log([], capability=report), out, indent=2)
         out.write("\n")
     else:
-        _table(report, out, threshold)
+        _capability_table(report, out, only_reported=False)
+
+
+_CAP_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "none": "green"}
+
+
+def _capability_table(report: CapabilityReport, out: TextIO, *, only_reported: bool) -> None:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    console = Console(file=out, soft_wrap=False, highlight=False, width=None if out.isatty() else 140)
+    bundles = [b for b in report.bundles if b.reported or not only_reported]
+    if not bundles:
+        return
+    table = Table(title="deepfake capability", title_justify="left", header_style="bold")
+    table.add_column("bundle", overflow="fold")
+    table.add_column("severity", no_wrap=True)
+    table.add_column("capability")
+    table.add_column("family", overflow="fold")
+    table.add_column("conf.", justify="right")
+    table.add_column("strongest evidence", overflow="fold")
+    for bundle in bundles:
+        best = bundle.reported[0] if bundle.reported else None
+        evidence = ""
+        if best is not None:
+            evidence = "; ".join(_describe_hit(h) for h in _strongest(best.hits, 2))
+        labels = ", ".join(bundle.labels) or (f"possibly {best.capability}" if best is not None else "none")
+        table.add_row(
+            bundle.path,
+            f"[{_CAP_STYLE[bundle.severity]}]{bundle.severity}[/]",
+            labels,
+            best.family if best is not None else "",
+            f"{best.confidence:.2f}" if best else "",
+            evidence,
+        )
+    console.print(table)
+    console.print(
+        f"[dim]catalogue {report.catalog_version}; capability is evidence for the policy, "
+        "not a verdict on its own[/]"
+    )
 
 
 def _table(report: ScanReport, out: TextIO, threshold: Severity) -> None:
@@ -101,9 +167,44 @@ def _human(size: int) -> str:
     return f"{size} B"
 
 
-def to_sarif(report: ScanReport) -> dict[str, Any]:
+def to_sarif(report: ScanReport, capability: CapabilityReport | None = None) -> dict[str, Any]:
     """SARIF 2.1.0 log with one run; rules are the distinct rule ids found."""
-    findings = report.all_findings()
+    return _sarif_log(report.all_findings(), capability=capability)
+
+
+def _strongest(hits: tuple[Hit, ...], n: int) -> list[Hit]:
+    """Structural evidence first (names only help), strongest first."""
+    return sorted(hits, key=lambda h: (h.kind in ("filename_regex", "sha256"), -h.weight))[:n]
+
+
+def _describe_hit(hit: Hit) -> str:
+    return hit.matched if hit.matched == hit.part else f"{hit.matched} in {hit.part}"
+
+
+def _capability_findings(capability: CapabilityReport) -> list[Finding]:
+    levels = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "low": Severity.LOW}
+    out: list[Finding] = []
+    for bundle in capability.bundles:
+        for detection in bundle.reported:
+            top = _strongest(detection.hits, 3)
+            out.append(
+                Finding(
+                    rule_id=f"capability/{detection.capability}",
+                    severity=levels[detection.severity],
+                    message=f"{detection.status} {detection.capability} model ({detection.family}, "
+                    f"confidence {detection.confidence:.2f}): " + "; ".join(_describe_hit(h) for h in top),
+                    file=bundle.path,
+                    construct=detection.family,
+                    remediation="deploy only with an approval attestation for this exact model digest",
+                    scanner="capability",
+                )
+            )
+    return out
+
+
+def _sarif_log(findings: list[Finding], *, capability: CapabilityReport | None) -> dict[str, Any]:
+    if capability is not None:
+        findings = findings + _capability_findings(capability)
     rules: dict[str, dict[str, Any]] = {}
     for finding in findings:
         if finding.rule_id not in rules:

@@ -34,6 +34,17 @@ max_member_bytes, max_total_bytes, max_pickle_ops, max_seconds, jobs, follow_sym
 """
 
 
+CLASSIFY_EXAMPLES = """\
+examples:
+  mlwarden classify inswapper_128.onnx            one model file
+  mlwarden classify ./LivePortrait/weights        a multi-file bundle, judged together
+  mlwarden classify ./models --each --format json every entry of a model zoo on its own
+
+exit codes: 0 no bundle at or above --fail-on, 1 a deepfake-capable bundle (high by default),
+2 usage or runtime error. Extra catalogues: [capability] catalogs = ["my-families.json"].
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line naming the fix, and exit code 2."""
 
@@ -89,7 +100,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("--follow-symlinks", action="store_true", help="scan through symlinks inside the tree")
     scan.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
+    scan.add_argument(
+        "--no-capability",
+        action="store_true",
+        help="leave out the deepfake-capability section (it never changes the exit code)",
+    )
     scan.set_defaults(handler=_cmd_scan)
+
+    classify = commands.add_parser(
+        "classify",
+        help="recognise deepfake-capable models (face swap, lip-sync, voice cloning...) from their structure",
+        description="Classify models by deepfake capability from tensor names and shapes, ONNX graphs and "
+        "configs, without loading them. Each PATH is one bundle (a file, an archive or a directory).",
+        epilog=CLASSIFY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    classify.add_argument(
+        "paths", nargs="+", metavar="PATH", help="file, directory or archive (one bundle each)"
+    )
+    classify.add_argument(
+        "--format",
+        "-f",
+        choices=["table", "json", "sarif"],
+        default="table",
+        help="output format (default: table)",
+    )
+    classify.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
+    classify.add_argument(
+        "--each",
+        action="store_true",
+        help="treat every entry directly inside a directory PATH as its own bundle",
+    )
+    classify.add_argument(
+        "--fail-on",
+        default="high",
+        choices=["low", "medium", "high", "never"],
+        help="exit 1 when a bundle's capability severity is at or above this (default: high)",
+    )
+    classify.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: all cores)")
+    classify.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
+    classify.set_defaults(handler=_cmd_classify)
     return parser
 
 
@@ -150,8 +200,15 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     fmt = OutputFormat(args.format)
     with _progress(enabled=not args.quiet) as progress:
         report = scan_paths(args.paths, config, progress=progress)
+    capability = None
+    if not args.no_capability:
+        from mlwarden.capability import CapabilityConfig, classify_scan  # noqa: PLC0415
+
+        capability = classify_scan(report, CapabilityConfig.from_settings(settings.get("capability", {})))
     if args.output is not None:
-        _write_atomic(args.output, lambda out: render(report, fmt, out, threshold=threshold))
+        _write_atomic(
+            args.output, lambda out: render(report, fmt, out, threshold=threshold, capability=capability)
+        )
         if not args.quiet:
             top = report.max_severity
             _say(
@@ -159,8 +216,43 @@ def _cmd_scan(args: argparse.Namespace) -> int:
                 f"(highest severity: {top.label if top is not None else 'none'})"
             )
     else:
-        render(report, fmt, sys.stdout, threshold=threshold)
+        render(report, fmt, sys.stdout, threshold=threshold, capability=capability)
     return EXIT_DENIED if report.fails(threshold) else EXIT_OK
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from dataclasses import replace  # noqa: PLC0415
+
+    from mlwarden.capability import CapabilityConfig, classify_scan  # noqa: PLC0415
+    from mlwarden.cli._output import OutputFormat, render_capability  # noqa: PLC0415
+    from mlwarden.core.config import load_settings  # noqa: PLC0415
+    from mlwarden.scanning import ScanConfig, scan_paths  # noqa: PLC0415
+
+    settings = load_settings(args.config)
+    scan_config = ScanConfig.from_settings(settings.get("scan", {}))
+    jobs = args.jobs if args.jobs is not None else settings.get("scan", {}).get("jobs", os.cpu_count() or 1)
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1", hint="for example --jobs 4")
+    config = CapabilityConfig.from_settings(settings.get("capability", {}))
+    if args.each:
+        config = replace(config, each=True)
+    with _progress(enabled=not args.quiet) as progress:
+        report = scan_paths(args.paths, replace(scan_config, jobs=jobs), progress=progress)
+    result = classify_scan(report, config)
+    fmt = OutputFormat(args.format)
+    if args.output is not None:
+        _write_atomic(args.output, lambda out: render_capability(result, fmt, out))
+        if not args.quiet:
+            _say(
+                f"mlwarden: wrote {fmt.value} capability report for {len(result.bundles)} bundle(s) to "
+                f"{args.output} (highest severity: {result.severity})"
+            )
+    else:
+        render_capability(result, fmt, sys.stdout)
+    order = ("none", "low", "medium", "high")
+    if args.fail_on == "never":
+        return EXIT_OK
+    return EXIT_DENIED if order.index(result.severity) >= order.index(args.fail_on) else EXIT_OK
 
 
 def _write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
