@@ -57,7 +57,7 @@ class Evidence:
         return out
 
 
-def collect(root: str, files: list[FileReport], *, hash_up_to: int = 64 << 20) -> Evidence:
+def collect(root: str, files: list[FileReport], *, hash_up_to: int = 0) -> Evidence:
     """Build the evidence of the bundle rooted at ``root`` from the scan reports of its files."""
     evidence = Evidence(root=root)
     base = Path(root).parent

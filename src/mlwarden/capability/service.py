@@ -20,7 +20,8 @@ class CapabilityConfig:
     """Extra catalogues and how large a file may be to be hashed for exact-file indicators."""
 
     catalogs: tuple[Path, ...] = ()
-    hash_up_to: int = 64 << 20
+    hash_up_to: int = 0
+    """Hash files up to this size for exact-file (sha256) indicators; 0 (default) reads no tensor data."""
     each: bool = False
     """Treat every entry directly inside a given directory as its own bundle (a model zoo)."""
 
@@ -36,7 +37,7 @@ class CapabilityConfig:
         try:
             return cls(
                 catalogs=tuple(Path(p) for p in section.get("catalogs", ())),
-                hash_up_to=int(section.get("hash_up_to", 64 << 20)),
+                hash_up_to=int(section.get("hash_up_to", 0)),
                 each=bool(section.get("each", False)),
             )
         except (TypeError, ValueError) as exc:

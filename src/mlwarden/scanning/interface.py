@@ -75,6 +75,9 @@ class BytesBlob(Blob):
         return self._data
 
 
+_RANDOM_ACCESS_FROM = 16 << 20
+
+
 class FileBlob(Blob):
     """A regular file, memory-mapped read-only so that a 2 GiB checkpoint costs only what is read."""
 
@@ -83,6 +86,10 @@ class FileBlob(Blob):
         with path.open("rb") as fh:
             size = fh.seek(0, 2)
             self._map: mmap.mmap | None = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+        if self._map is not None and size > _RANDOM_ACCESS_FROM:
+            # Scanners jump between headers of large files; without this hint every page fault pulls
+            # in the kernel's read-around window (megabytes of tensor data nobody looks at).
+            self._map.madvise(mmap.MADV_RANDOM)
         self._view = memoryview(self._map) if self._map is not None else memoryview(b"")
 
     def __len__(self) -> int:
