@@ -124,7 +124,8 @@ def test_json_stdout_matches_schema(corpus: Path, report_validator: jsonschema.p
     assert hit and hit[0]["member"] == "archive/data.pkl" and hit[0]["severity"] == "critical"
 
     assert by_path["good.pkl"]["findings"] == [] and by_path["good.pkl"]["max_severity"] is None
-    assert by_path["empty.bin"]["size"] == 0 and by_path["empty.bin"]["findings"] == []
+    assert by_path["empty.bin"]["size"] == 0
+    assert [f["rule_id"] for f in by_path["empty.bin"]["findings"]] == ["format/empty"]
     truncated = by_path["truncated.pkl"]
     assert truncated["findings"], "a truncated pickle must be reported"
     assert all(f["severity"] in SEVERITIES for f in truncated["findings"])
@@ -289,7 +290,8 @@ def test_sarif_path_outside_cwd_is_an_absolute_file_uri(
         ("evil.pkl", EVIL_PICKLE, "critical", 1),
         ("good.pkl", pickle.dumps({"a": 1}), None, 0),
         ("good.pkl", pickle.dumps({"a": 1}), "info", 0),
-        ("empty.bin", b"", "info", 0),
+        ("empty.bin", b"", "info", 1),  # an empty file is an info finding
+        ("empty.bin", b"", "low", 0),
         ("truncated.pkl", pickle.dumps(list(range(100)))[:20], None, 0),
         ("truncated.pkl", pickle.dumps(list(range(100)))[:20], "medium", 1),
         ("truncated.pkl", pickle.dumps(list(range(100)))[:20], "CRITICAL", 0),
@@ -345,7 +347,7 @@ def test_table_prints_summary_line(corpus: Path) -> None:
     result = run_cli("models", cwd=corpus)
     assert result.returncode == 1, result.stderr
     out = _flat(result.stdout)
-    assert re.search(r"UNSAFE 5 file\(s\), \d+ B in \d+\.\d\ds: 2 critical, 1 medium ", out), out
+    assert re.search(r"UNSAFE 5 file\(s\), \d+ B in \d+\.\d\ds: 2 critical, 2 medium, 1 info ", out), out
     assert "(fails at high or above)" in out
     assert "os.system" in out or "pickle/dangerous-global" in out
 
@@ -356,5 +358,5 @@ def test_table_clean_summary(tmp_path: Path) -> None:
     result = run_cli(".", "--fail-on", "low", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = _flat(result.stdout)
-    assert re.search(r"OK 2 file\(s\), \d+ B in \d+\.\d\ds: no findings", out), out
+    assert re.search(r"OK 2 file\(s\), \d+ B in \d+\.\d\ds: 1 info", out), out
     assert "(fails at low or above)" in out

@@ -341,7 +341,7 @@ def _dispatch(blob: Blob, ctx: ScanContext, scanners: Sequence[Scanner]) -> Iter
         ctx.formats[key] = kind.format
         chosen = [s for s in scanners if s.handles(kind)]
         if not chosen:
-            yield from _unhandled(kind.format, ctx)
+            yield from _unhandled(kind, ctx)
             return
         for scanner in chosen:
             yield from scanner.scan(blob, ctx)
@@ -395,8 +395,20 @@ def _name_hint(kind: FileSniff, name: str) -> FileSniff:
     return kind
 
 
-def _unhandled(fmt: str, ctx: ScanContext) -> Iterator[Finding]:
-    if fmt in ("text", "empty"):
+def _unhandled(kind: FileSniff, ctx: ScanContext) -> Iterator[Finding]:
+    fmt = kind.format
+    if fmt == "empty":
+        yield ctx.finding("format/empty", Severity.INFO, "empty file", scanner=_ENGINE)
+        return
+    if fmt == "text":
+        if kind.detail == "json-like":
+            yield ctx.finding(
+                "malformed/json",
+                Severity.LOW,
+                "looks like JSON but does not parse",
+                scanner=_ENGINE,
+                remediation="fix or remove the file",
+            )
         return
     yield ctx.finding(
         "format/unknown",

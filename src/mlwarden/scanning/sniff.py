@@ -68,7 +68,8 @@ def sniff(blob: Blob) -> FileSniff:
         return FileSniff("lzma")  # legacy .lzma ("alone") stream, as joblib's compress="lzma" writes
     if len(head) >= 262 and head[257:262] == b"ustar":
         return FileSniff("tar")
-    if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
+    if head[:1] == b"\x80" and len(head) > 1:
+        # A PROTO header; an unknown protocol number still goes to the pickle scanner, which reports it.
         return FileSniff("pickle", f"protocol {head[1]}")
     if _is_safetensors(blob, head):
         return FileSniff("safetensors")
@@ -145,11 +146,14 @@ def _pickle_0_1_plausible(blob: Blob) -> bool:
 
 def _sniff_text(blob: Blob, head: bytes) -> FileSniff:
     sample = head[:512]
+    if b"\x00" in sample:
+        return FileSniff("unknown")  # NUL is valid UTF-8 but never appears in text files
     if any(b not in _TEXT_BYTES for b in sample):
         try:
             sample.decode("utf-8")
         except UnicodeDecodeError as exc:
-            if exc.start < len(sample) - 4:  # not just a multi-byte char cut at the edge
+            cut_at_edge = len(blob) > len(sample) and exc.start >= len(sample) - 3
+            if not cut_at_edge:  # a multi-byte character cut by the 512-byte window is still text
                 return FileSniff("unknown")
     stripped = sample.lstrip()
     if stripped[:1] in (b"{", b"["):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import struct
 from collections.abc import Iterator
 from typing import ClassVar
@@ -11,6 +12,7 @@ from mlwarden.core.types import Finding, Severity
 from mlwarden.scanning.interface import Blob, BytesBlob, ScanContext, Scanner
 
 _MAX_HEADER = 1 << 20
+_DESCR = re.compile(r"^[<>|=]?([biufcmMOSUV?]\d*|[a-zA-Z]\d+)(\[\w+\])?$")
 
 
 class NumpyScanner(Scanner):
@@ -69,6 +71,9 @@ class NumpyScanner(Scanner):
     ) -> Iterator[Finding]:
         if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
             yield self._malformed(ctx, "shape is not a tuple of sizes")
+            return
+        if isinstance(descr, str) and not _DESCR.match(descr):
+            yield self._malformed(ctx, f"unknown dtype {descr!r}")
             return
         if not isinstance(descr, str) or not descr[-1:].isdigit():
             return  # structured dtype: size check not attempted

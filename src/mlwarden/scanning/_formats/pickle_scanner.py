@@ -38,6 +38,8 @@ _ANOMALY_SEVERITY = {
     "pickle/attribute-overwrite": Severity.HIGH,
     "pickle/setstate-override": Severity.HIGH,
     "pickle/nested-loader-dynamic": Severity.HIGH,
+    "pickle/misplaced-proto": Severity.LOW,
+    "malformed/pickle-frame": Severity.MEDIUM,
 }
 # Loaders that torch itself emits with a constant argument; the argument is scanned, the call is not news.
 _ANALYSED_LOADERS = frozenset({"torch.storage._load_from_bytes"})
@@ -135,6 +137,14 @@ class PickleScanner(Scanner):
                     remediation=_REMEDIATION,
                 )
         yield from reported.values()
+        if first.value == LEGACY_TORCH_MAGIC and len(results) < _LEGACY_TORCH_PICKLES:
+            yield ctx.finding(
+                "malformed/pickle",
+                Severity.MEDIUM,
+                f"legacy torch file ends after {len(results)} of its {_LEGACY_TORCH_PICKLES} pickles",
+                scanner=self.name,
+                remediation="re-save the checkpoint with torch.save",
+            )
         last = results[-1]
         if last.error is not None and (last is first or last.imports):
             yield ctx.finding(

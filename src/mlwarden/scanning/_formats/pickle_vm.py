@@ -391,6 +391,14 @@ class PickleMachine:
                     (m.op_offset, "pickle/frame-violation", "FRAME starts inside another frame")
                 )
             m.frame_end = m.pos + length
+            if m.frame_end > m.size:
+                r.anomalies.append(
+                    (
+                        m.op_offset,
+                        "malformed/pickle-frame",
+                        f"FRAME of {length:,} bytes runs past the end of the data",
+                    )
+                )
 
         @op(b"(")
         def mark(m: PickleMachine, r: PickleResult) -> None:

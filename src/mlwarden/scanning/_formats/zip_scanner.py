@@ -95,7 +95,7 @@ def read_directory(data: Buffer) -> tuple[list[ZipEntry], list[tuple[str, Severi
         name = name_bytes.decode("utf-8" if flags & 0x800 else "cp437", "replace")
         entries.append(ZipEntry(name, flags, method, crc, csize, usize, offset + shift, external_attr=attr))
         pos += _CENTRAL.size + nlen + xlen + clen
-    if len(entries) != count and count != 0xFFFF:
+    if len(entries) != count:
         problems.append(
             (
                 "zip/entry-count-mismatch",
