@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -21,6 +24,21 @@ def write(tmp_path: Path) -> Callable[[str, bytes], Path]:
         return path
 
     return _write
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str, folder: str = "scripts") -> ModuleType:
+    """Import ``<folder>/<name>.py`` (generators, the fuzzer) as a module named ``name``."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / folder / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def findings_of(report: ScanReport, at_least: Severity = Severity.INFO) -> list[Finding]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,19 +11,13 @@ from typing import Any
 import pytest
 
 from mlwarden.capability import classify
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "gen_deepfake_fixtures", ROOT / "scripts" / "gen_deepfake_fixtures.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_deepfake_fixtures"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_deepfake_fixtures")
 
 
 @pytest.fixture(scope="module")

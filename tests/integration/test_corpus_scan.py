@@ -4,25 +4,19 @@ every malformed file reported without a crash, and nothing executed (the payload
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlwarden.scanning import ScanConfig, Severity, scan_path
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location("gen_corpus", ROOT / "scripts" / "gen_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_corpus"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_corpus")
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,11 @@ and two runs with the same seed are byte-identical.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import pickle
 import re
 import struct
-import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -29,6 +27,8 @@ onnx = pytest.importorskip("onnx")
 safetensors = pytest.importorskip("safetensors")
 from filelock import FileLock  # noqa: E402  (a torch dependency)
 from safetensors import safe_open  # noqa: E402
+
+from tests.conftest import load_script  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -61,14 +61,7 @@ GENERIC_NAME = re.compile(r"^(?:[a-z]|model|weights|checkpoint|data|config\d*)\.
 
 
 def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "gen_deepfake_fixtures", REPO / "scripts" / "gen_deepfake_fixtures.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["gen_deepfake_fixtures"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("gen_deepfake_fixtures")
 
 
 @pytest.fixture(scope="session")

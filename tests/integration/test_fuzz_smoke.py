@@ -5,8 +5,6 @@ The strategies and the oracle live in ``bench/fuzz_scanner.py`` (run it for a lo
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -16,20 +14,13 @@ from hypothesis import strategies as st
 
 from mlwarden.scanning import scan_bytes
 from mlwarden.scanning._formats.pickle_vm import PickleMachine
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load_fuzzer() -> ModuleType:
-    name = "mlwarden_bench_fuzz_scanner"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "fuzz_scanner.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look the module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_script("fuzz_scanner", "bench")
 
 
 fuzz = _load_fuzzer()

@@ -10,7 +10,6 @@ was never created. The payloads are harmless anyway (``touch <marker>``), and th
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.conftest import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -131,12 +132,7 @@ def loader_for(fmt: str) -> str | None:
 
 
 def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_corpus", REPO / "scripts" / "gen_corpus.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["gen_corpus"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("gen_corpus")
 
 
 @pytest.fixture(scope="module")

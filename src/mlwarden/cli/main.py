@@ -11,12 +11,17 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from mlwarden import __version__
 from mlwarden.cli.exit_codes import EXIT_DENIED, EXIT_ERROR, EXIT_OK
 from mlwarden.errors import MlwardenError, UsageError
+
+if TYPE_CHECKING:
+    from mlwarden.core.config import Settings
+    from mlwarden.scanning import ScanConfig
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -180,23 +185,15 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from mlwarden.cli._output import OutputFormat, render  # noqa: PLC0415 - keep start-up light
     from mlwarden.core.config import load_settings  # noqa: PLC0415
     from mlwarden.core.types import Severity  # noqa: PLC0415
-    from mlwarden.scanning import ScanConfig, scan_paths  # noqa: PLC0415
+    from mlwarden.scanning import scan_paths  # noqa: PLC0415
 
     try:
         threshold = Severity.parse(args.fail_on)
     except ValueError as exc:
         raise UsageError(f"--fail-on: {exc}", hint="for example --fail-on high") from None
     settings = load_settings(args.config)
-    config = ScanConfig.from_settings(settings.get("scan", {}))
-    jobs = args.jobs if args.jobs is not None else settings.get("scan", {}).get("jobs", os.cpu_count() or 1)
-    if jobs < 1:
-        raise UsageError("--jobs must be at least 1", hint="for example --jobs 4")
-    config = ScanConfig(
-        limits=config.limits,
-        follow_symlinks=args.follow_symlinks or config.follow_symlinks,
-        jobs=jobs,
-        plugins=config.plugins,
-    )
+    config = _scan_config(args, settings)
+    config = replace(config, follow_symlinks=args.follow_symlinks or config.follow_symlinks)
     fmt = OutputFormat(args.format)
     with _progress(enabled=not args.quiet) as progress:
         report = scan_paths(args.paths, config, progress=progress)
@@ -220,24 +217,30 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_DENIED if report.fails(threshold) else EXIT_OK
 
 
-def _cmd_classify(args: argparse.Namespace) -> int:
-    from dataclasses import replace  # noqa: PLC0415
+def _scan_config(args: argparse.Namespace, settings: Settings) -> ScanConfig:
+    """[scan] settings, with --jobs (default: [scan] jobs, else every core) applied."""
+    from mlwarden.scanning import ScanConfig  # noqa: PLC0415
 
-    from mlwarden.capability import CapabilityConfig, classify_scan  # noqa: PLC0415
-    from mlwarden.cli._output import OutputFormat, render_capability  # noqa: PLC0415
-    from mlwarden.core.config import load_settings  # noqa: PLC0415
-    from mlwarden.scanning import ScanConfig, scan_paths  # noqa: PLC0415
-
-    settings = load_settings(args.config)
-    scan_config = ScanConfig.from_settings(settings.get("scan", {}))
+    config = ScanConfig.from_settings(settings.get("scan", {}))
     jobs = args.jobs if args.jobs is not None else settings.get("scan", {}).get("jobs", os.cpu_count() or 1)
     if jobs < 1:
         raise UsageError("--jobs must be at least 1", hint="for example --jobs 4")
+    return replace(config, jobs=jobs)
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from mlwarden.capability import CapabilityConfig, classify_scan  # noqa: PLC0415
+    from mlwarden.cli._output import OutputFormat, render_capability  # noqa: PLC0415
+    from mlwarden.core.config import load_settings  # noqa: PLC0415
+    from mlwarden.scanning import scan_paths  # noqa: PLC0415
+
+    settings = load_settings(args.config)
+    scan_config = _scan_config(args, settings)
     config = CapabilityConfig.from_settings(settings.get("capability", {}))
     if args.each:
         config = replace(config, each=True)
     with _progress(enabled=not args.quiet) as progress:
-        report = scan_paths(args.paths, replace(scan_config, jobs=jobs), progress=progress)
+        report = scan_paths(args.paths, scan_config, progress=progress)
     result = classify_scan(report, config)
     fmt = OutputFormat(args.format)
     if args.output is not None:
