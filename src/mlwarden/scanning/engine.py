@@ -15,6 +15,7 @@ from mlwarden.core.types import Finding, Severity
 from mlwarden.errors import ConfigError, ScanError
 from mlwarden.scanning.interface import (
     Blob,
+    BytesBlob,
     FileBlob,
     FileSniff,
     LimitExceeded,
@@ -298,8 +299,6 @@ def scan_file(path: Path, config: ScanConfig, scanners: Sequence[Scanner]) -> Fi
 
 def scan_bytes(data: bytes, name: str = "<bytes>", config: ScanConfig | None = None) -> FileReport:
     """Scan content already in memory (an upload, a nested payload) under the display name ``name``."""
-    from mlwarden.scanning.interface import BytesBlob  # noqa: PLC0415
-
     config = config or ScanConfig()
     scanners = _scanners(config)
     started = time.monotonic()

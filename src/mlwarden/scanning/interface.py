@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import mmap
 import time
 from abc import ABC, abstractmethod
@@ -60,6 +61,39 @@ class Blob(ABC):
         """The last ``n`` bytes."""
         size = len(self)
         return bytes(self.data()[max(0, size - n) : size])
+
+
+class BufferReader(io.RawIOBase):
+    """A seekable, read-only file over a buffer, for libraries that want a file (tarfile, h5py, py7zr).
+
+    Nothing is copied: reads slice the underlying (possibly memory-mapped) buffer.
+    """
+
+    def __init__(self, buf: Buffer) -> None:
+        super().__init__()
+        self._buf = memoryview(buf)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._buf)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b: Any) -> int:
+        chunk = self._buf[self._pos : self._pos + len(b)]  # empty at or past the end
+        n = len(chunk)
+        memoryview(b).cast("B")[:n] = chunk
+        self._pos += n
+        return n
 
 
 class BytesBlob(Blob):

@@ -6,7 +6,7 @@ import io
 import tarfile
 
 from mlwarden.scanning import scan_bytes
-from mlwarden.scanning._formats.archives import _BufferReader
+from mlwarden.scanning.interface import BufferReader
 
 EVIL_PICKLE = b"cos\nsystem\n(S'true'\ntR."
 
@@ -22,11 +22,11 @@ def _tar(name: str, data: bytes) -> bytes:
 
 def test_buffer_reader_read_past_the_end_returns_nothing() -> None:
     """readinto after a seek past the end returned a negative count and raised ValueError."""
-    reader = _BufferReader(b"abc")
+    reader = BufferReader(b"abc")
     reader.seek(10)
     buffer = bytearray(4)
     assert reader.readinto(buffer) == 0
-    assert io.BufferedReader(_BufferReader(b"abc")).read() == b"abc"
+    assert io.BufferedReader(BufferReader(b"abc")).read() == b"abc"
 
 
 def test_truncated_tar_whose_next_header_lies_past_the_end() -> None:

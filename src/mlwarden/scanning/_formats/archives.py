@@ -12,39 +12,11 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from mlwarden.core.types import Finding, Severity
-from mlwarden.scanning.interface import Blob, BytesBlob, LimitExceeded, ScanContext, Scanner
-
-
-class _BufferReader(io.RawIOBase):
-    """A read-only file over a memoryview, without copying it."""
-
-    def __init__(self, view: memoryview | bytes) -> None:
-        self._view = memoryview(view)
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = max(0, min(len(buffer), len(self._view) - self._pos))  # 0 at or past the end (seek may go there)
-        buffer[:n] = self._view[self._pos : self._pos + n]
-        self._pos += n
-        return n
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: len(self._view)}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
+from mlwarden.scanning.interface import Blob, BufferReader, BytesBlob, LimitExceeded, ScanContext, Scanner
 
 
 def _reader(view: memoryview | bytes) -> io.BufferedReader:
-    return io.BufferedReader(_BufferReader(view), buffer_size=1 << 20)
+    return io.BufferedReader(BufferReader(view), buffer_size=1 << 20)
 
 
 def _read_capped(stream: Any, ctx: ScanContext, what: str) -> bytes:

@@ -6,14 +6,13 @@ read. When the HDF5 library cannot open the file, a bounded byte search still fi
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from mlwarden.core.types import Finding, Severity
 from mlwarden.scanning._formats.keras_config import analyze_keras_config
-from mlwarden.scanning.interface import Blob, Buffer, ScanContext, Scanner
+from mlwarden.scanning.interface import Blob, BufferReader, ScanContext, Scanner
 
 _MAX_OBJECTS = 100_000
 _CONFIG_ATTRS = ("model_config", "training_config")
@@ -21,36 +20,6 @@ _INFO_ATTRS = ("keras_version", "backend")
 _SEARCH_BYTES = 256 << 20
 _MAX_JSON = 16 << 20
 _CHUNK = 8 << 20
-
-
-class _ReadOnlyView(io.RawIOBase):
-    """A seekable, read-only file over a buffer, so h5py reads the blob without copying it."""
-
-    def __init__(self, buf: Buffer) -> None:
-        super().__init__()
-        self._buf = memoryview(buf)
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._buf)}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, b: Any) -> int:
-        chunk = self._buf[self._pos : self._pos + len(b)]
-        n = len(chunk)
-        memoryview(b).cast("B")[:n] = chunk
-        self._pos += n
-        return n
 
 
 def _text(value: object) -> str | None:
@@ -85,7 +54,7 @@ class Hdf5Scanner(Scanner):
             return
         out: list[Finding] = []
         try:
-            with h5py.File(_ReadOnlyView(blob.data()), "r") as h5:
+            with h5py.File(BufferReader(blob.data()), "r") as h5:
                 configs = self._root(h5, ctx)
                 out.extend(self._links(h5, h5py, ctx))
         except Exception as exc:  # noqa: BLE001 - the HDF5 library raises many types on hostile input
