@@ -1,15 +1,18 @@
-"""Sign a model directory into an OMS v1.0 bundle, and verify a model against one (key method)."""
+"""Sign a model directory or an attestation into an OMS v1.0 bundle, and verify them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from cryptography.exceptions import InvalidSignature
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from mlwarden.errors import UsageError
 from mlwarden.hashing import HashingConfig, HashingError, Manifest, ResourceDigest, hash_model, root_digest_of
@@ -17,17 +20,54 @@ from mlwarden.signing.bundle import (
     INTOTO_PAYLOAD_TYPE,
     PREDICATE_TYPE,
     STATEMENT_TYPE,
+    certificate_bundle,
     key_bundle,
     pae,
-    parse_bundle,
     statement,
 )
 from mlwarden.signing.errors import SigningError, VerificationError
-from mlwarden.signing.keys import key_fingerprint, load_private_key, load_public_key, signature_hash
+from mlwarden.signing.keys import key_fingerprint, load_private_key, signature_hash
+from mlwarden.signing.trust import KeyTrust, Signer, Trust, load_certificates
 
 _HEX_LEN = {"sha256": 64, "blake3": 64}
 _HEX = re.compile(r"[0-9a-f]+")
 _SHOWN = 3
+
+
+def _signing_key(
+    private_key_pem: bytes, password: bytes | None, certificate_chain: bytes | None
+) -> tuple[ec.EllipticCurvePrivateKey, list[x509.Certificate]]:
+    """The private key and, for the certificate method, its chain (leaf first), checked to belong together."""
+    try:
+        key = load_private_key(private_key_pem, password)
+        chain = load_certificates(certificate_chain, "certificate chain") if certificate_chain else []
+    except UsageError as err:
+        raise SigningError(err.message, hint=err.hint) from None
+    if chain:
+        leaf = chain[0]
+        if leaf.public_key() != key.public_key():
+            raise SigningError(
+                "the certificate does not belong to the signing key",
+                hint="pass the leaf certificate issued for --key first, then its chain",
+            )
+        now = dt.datetime.now(dt.UTC)
+        if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
+            raise SigningError(
+                f"the signing certificate is not valid now (valid {leaf.not_valid_before_utc:%Y-%m-%d} to "
+                f"{leaf.not_valid_after_utc:%Y-%m-%d})",
+                hint="renew the certificate",
+            )
+    return key, chain
+
+
+def _sign_payload(
+    payload: bytes, key: ec.EllipticCurvePrivateKey, chain: list[x509.Certificate]
+) -> dict[str, Any]:
+    public = key.public_key()
+    signature = key.sign(pae(INTOTO_PAYLOAD_TYPE, payload), ec.ECDSA(signature_hash(public)))
+    if chain:
+        return certificate_bundle(payload, signature, [c.public_bytes(Encoding.DER) for c in chain])
+    return key_bundle(payload, signature, key_fingerprint(public))
 
 
 def sign(
@@ -36,23 +76,22 @@ def sign(
     config: HashingConfig | None = None,
     *,
     password: bytes | None = None,
+    certificate_chain: bytes | None = None,
     manifest: Manifest | None = None,
     shard_names: Literal["oms", "model-signing"] = "oms",
 ) -> dict[str, Any]:
     """Hash the model at ``model_path`` and sign it; returns the Sigstore bundle as a JSON-ready dict.
 
-    Pass ``manifest`` to sign an already computed manifest (for example from an incremental hash)
-    instead of hashing again. Write the bundle with :func:`dump_bundle`, outside the model directory
-    or under one of ``config.ignore_paths``.
+    ``certificate_chain`` (PEM: the key's leaf certificate, then intermediates) selects the OMS
+    certificate method; the leaf must match the key and be valid now. Pass ``manifest`` to sign an
+    already computed manifest (for example from an incremental hash) instead of hashing again. Write
+    the bundle with :func:`dump_bundle`, outside the model directory or under ``config.ignore_paths``.
 
     ``shard_names="model-signing"`` labels shard resources ``sha256-sharded-<size>`` instead of the
     OMS v1.0 ``sha256``, which model-signing 1.1.1 needs to verify a shards bundle. The signed root
     digest is the same either way, and :func:`verify` accepts both.
     """
-    try:
-        key = load_private_key(private_key_pem, password)
-    except UsageError as err:
-        raise SigningError(err.message, hint=err.hint) from None
+    key, chain = _signing_key(private_key_pem, password, certificate_chain)
     if manifest is None:
         try:
             manifest = hash_model(model_path, config or HashingConfig())
@@ -64,26 +103,54 @@ def sign(
         for res in predicate["resources"]:
             res["algorithm"] = legacy
     body = statement(manifest.model_name, manifest.root_digest, predicate)
-    payload = json.dumps(body, indent=2, ensure_ascii=False).encode("utf-8")
-    public = key.public_key()
-    signature = key.sign(pae(INTOTO_PAYLOAD_TYPE, payload), ec.ECDSA(signature_hash(public)))
-    return key_bundle(payload, signature, key_fingerprint(public))
+    return _sign_payload(json.dumps(body, indent=2, ensure_ascii=False).encode("utf-8"), key, chain)
 
 
-def _check_signature(
-    key: ec.EllipticCurvePublicKey, payload_type: str, payload: bytes, sigs: Iterable[bytes]
-) -> None:
-    message = pae(payload_type, payload)
-    for sig in sigs:
-        try:
-            key.verify(sig, message, ec.ECDSA(signature_hash(key)))
-        except InvalidSignature:
-            continue
-        return
-    raise VerificationError(
-        "bad signature: the DSSE signature does not match the payload and key",
-        hint="the bundle was edited after signing, or signed by another key",
-    )
+def sign_statement(
+    body: dict[str, Any],
+    private_key_pem: bytes,
+    *,
+    password: bytes | None = None,
+    certificate_chain: bytes | None = None,
+) -> dict[str, Any]:
+    """Sign any in-toto Statement v1 (an attestation) into a bundle, like a model signature."""
+    if body.get("_type") != STATEMENT_TYPE or not body.get("subject") or "predicateType" not in body:
+        raise SigningError(
+            "not an in-toto Statement v1", hint="a statement needs _type, subject and predicateType"
+        )
+    key, chain = _signing_key(private_key_pem, password, certificate_chain)
+    payload = json.dumps(body, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return _sign_payload(payload, key, chain)
+
+
+def verify_statement(bundle: dict[str, Any] | str | bytes, trust: Trust) -> tuple[dict[str, Any], Signer]:
+    """Authenticate a signed in-toto statement; returns the statement and who signed it.
+
+    Raises :class:`VerificationError` when the signature is not trusted or the payload is no
+    in-toto Statement v1. The caller checks the subject and predicate type it expects.
+    """
+    authenticated = trust.authenticate(_as_dict(bundle))
+    if authenticated.payload_type != INTOTO_PAYLOAD_TYPE:
+        raise VerificationError(f"unsupported payload type {authenticated.payload_type!r}")
+    try:
+        body = json.loads(authenticated.payload)
+    except (ValueError, UnicodeDecodeError):
+        raise VerificationError("malformed statement: payload is not JSON") from None
+    if not isinstance(body, dict) or body.get("_type") != STATEMENT_TYPE:
+        raise VerificationError(f"malformed statement: _type is not {STATEMENT_TYPE}")
+    return body, authenticated.signer
+
+
+def _as_dict(bundle: dict[str, Any] | str | bytes) -> dict[str, Any]:
+    if isinstance(bundle, dict):
+        return bundle
+    try:
+        value = json.loads(bundle)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise VerificationError(f"malformed bundle: not JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise VerificationError("malformed bundle: the bundle is not an object")
+    return value
 
 
 def _signed_manifest(payload: bytes) -> tuple[str, str, HashingConfig, list[ResourceDigest]]:
@@ -165,46 +232,81 @@ def _listing(label: str, names: list[str]) -> str:
     return f"{label}: {shown}"
 
 
+@dataclass(frozen=True)
+class VerifiedModel:
+    """A model that matched every required signature: its manifest and who signed it."""
+
+    manifest: Manifest
+    signers: tuple[Signer, ...]
+
+
 def verify(
     model_path: str | os.PathLike[str],
     bundle: dict[str, Any] | str | bytes,
-    public_key_pem: bytes,
+    trust: Trust | bytes,
     *,
     max_workers: int | None = None,
 ) -> Manifest:
-    """Verify the model at ``model_path`` against an OMS v1.0 key bundle; returns the verified manifest.
+    """Verify the model at ``model_path`` against one OMS v1.0 bundle; returns the verified manifest.
 
-    The serialization (method, hash, shard size, ignore paths, symlinks) is read from the signed
-    bundle. Stricter than model-signing: every file must be signed (no unsigned extras), and
-    symlinks that leave the model directory or special files fail verification.
+    ``trust`` is a :class:`KeyTrust`, :class:`CertificateTrust` or ``SigstoreTrust`` (bytes are read
+    as a PEM public key). The serialization (method, hash, shard size, ignore paths, symlinks) is read
+    from the signed bundle. Stricter than model-signing: every file must be signed (no unsigned
+    extras), and symlinks that leave the model directory or special files fail verification.
 
     Raises :class:`VerificationError` with a one-line message naming what failed.
     """
-    try:
-        key = load_public_key(public_key_pem)
-    except UsageError as err:
-        raise VerificationError(err.message, hint=err.hint) from None
-    parsed = parse_bundle(bundle)
-    fingerprint = key_fingerprint(key)
-    if parsed.hint is not None and parsed.hint.lower() != fingerprint:
-        raise VerificationError(
-            f"wrong key: bundle was signed by key {parsed.hint[:16]}…, the given key is {fingerprint[:16]}…",
-            hint="verify with the publisher's public key",
-        )
-    _check_signature(key, parsed.payload_type, parsed.payload, parsed.signatures)
-    if parsed.payload_type != INTOTO_PAYLOAD_TYPE:
-        raise VerificationError(f"unsupported payload type {parsed.payload_type!r}")
-    subject_name, root, config, signed = _signed_manifest(parsed.payload)
-    if root_digest_of(signed) != root:
-        raise VerificationError("inconsistent bundle: the resources do not hash to the signed subject digest")
-    if max_workers is not None:
-        config = config.set_max_workers(max_workers)
-    try:
-        local = hash_model(model_path, config)
-    except HashingError as err:
-        raise VerificationError(err.message, hint=err.hint) from None
-    _compare(signed, local, config, subject_name)
-    return Manifest(local.model_name, config, tuple(signed), local.stats)
+    return verify_all(model_path, [(bundle, trust)], max_workers=max_workers).manifest
+
+
+def verify_all(
+    model_path: str | os.PathLike[str],
+    signatures: Sequence[tuple[dict[str, Any] | str | bytes, Trust | bytes]],
+    *,
+    max_workers: int | None = None,
+) -> VerifiedModel:
+    """Require every ``(bundle, trust)`` pair (say the publisher's and the registry's) to hold.
+
+    All signatures are authenticated before any byte of the model is read, and the model is hashed
+    once per distinct serialization, so two sha256 signatures cost one pass.
+    """
+    if not signatures:
+        raise VerificationError("no signature to verify", hint="pass at least one --signature")
+    signed: list[tuple[str, str, HashingConfig, list[ResourceDigest], Signer]] = []
+    for bundle, trust in signatures:
+        anchor = KeyTrust(trust) if isinstance(trust, bytes) else trust
+        authenticated = anchor.authenticate(_as_dict(bundle))
+        if authenticated.payload_type != INTOTO_PAYLOAD_TYPE:
+            raise VerificationError(f"unsupported payload type {authenticated.payload_type!r}")
+        name, root, config, resources = _signed_manifest(authenticated.payload)
+        if root_digest_of(resources) != root:
+            raise VerificationError(
+                "inconsistent bundle: the resources do not hash to the signed subject digest"
+            )
+        signed.append((name, root, config, resources, authenticated.signer))
+    local_by_config: dict[tuple[str, ...], Manifest] = {}
+    for name, _root, config, resources, signer in signed:
+        config = config.set_max_workers(max_workers) if max_workers is not None else config
+        cache_key = (json.dumps(config.serialization_parameters(), sort_keys=True),)
+        local = local_by_config.get(cache_key)
+        if local is None:
+            try:
+                local = hash_model(model_path, config)
+            except HashingError as err:
+                raise VerificationError(err.message, hint=err.hint) from None
+            local_by_config[cache_key] = local
+        try:
+            _compare(resources, local, config, name)
+        except VerificationError as err:
+            if len(signed) == 1:
+                raise
+            raise VerificationError(
+                f"signature by {signer.describe()}: {err.message}", hint=err.hint
+            ) from None
+    _, _, first_config, first_resources, _ = signed[0]
+    first_local = next(iter(local_by_config.values()))
+    manifest = Manifest(first_local.model_name, first_config, tuple(first_resources), first_local.stats)
+    return VerifiedModel(manifest, tuple(s[4] for s in signed))
 
 
 def _compare(signed: list[ResourceDigest], local: Manifest, config: HashingConfig, subject: str) -> None:

@@ -1,4 +1,8 @@
-"""OMS v1.0 bundles: in-toto Statement v1 in a DSSE envelope in a Sigstore bundle v0.3 (key method)."""
+"""OMS v1.0 bundles: in-toto Statement v1 in a DSSE envelope in a Sigstore bundle v0.3.
+
+Three kinds of verification material: ``publicKey`` (key method), ``x509CertificateChain`` (certificate
+method: leaf first, then intermediates) and ``certificate`` + ``tlogEntries`` (Sigstore keyless).
+"""
 
 from __future__ import annotations
 
@@ -35,9 +39,21 @@ def statement(model_name: str, root_digest: str, predicate: dict[str, Any]) -> d
 
 def key_bundle(payload: bytes, signature: bytes, hint: str) -> dict[str, Any]:
     """A Sigstore bundle v0.3 for the key method, field for field as model-signing 1.1.1 writes it."""
+    return _bundle({"publicKey": {"hint": hint}, "tlogEntries": []}, payload, signature)
+
+
+def certificate_bundle(payload: bytes, signature: bytes, chain_der: list[bytes]) -> dict[str, Any]:
+    """A Sigstore bundle v0.3 for the certificate method: the leaf first, then its intermediates."""
+    certificates = [{"rawBytes": base64.b64encode(der).decode("ascii")} for der in chain_der]
+    return _bundle(
+        {"x509CertificateChain": {"certificates": certificates}, "tlogEntries": []}, payload, signature
+    )
+
+
+def _bundle(material: dict[str, Any], payload: bytes, signature: bytes) -> dict[str, Any]:
     return {
         "mediaType": BUNDLE_MEDIA_TYPE,
-        "verificationMaterial": {"publicKey": {"hint": hint}, "tlogEntries": []},
+        "verificationMaterial": material,
         "dsseEnvelope": {
             "payload": base64.b64encode(payload).decode("ascii"),
             "payloadType": INTOTO_PAYLOAD_TYPE,
@@ -53,9 +69,11 @@ def dump_bundle(bundle: dict[str, Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ParsedBundle:
-    """The parts of a key-method bundle a verifier needs (signature not yet checked)."""
+    """The parts of a bundle a verifier needs (signature not yet checked)."""
 
+    method: str  # "key" | "certificate" | "sigstore"
     hint: str | None
+    certificates: tuple[bytes, ...]  # DER, leaf first (certificate and Sigstore methods)
     payload_type: str
     payload: bytes
     signatures: tuple[bytes, ...]
@@ -90,15 +108,7 @@ def parse_bundle(bundle: dict[str, Any] | str | bytes) -> ParsedBundle:
             f"unsupported bundle media type {media_type!r} (expected {BUNDLE_MEDIA_TYPE})"
         )
     material = _obj(top.get("verificationMaterial"), "verificationMaterial")
-    if "publicKey" not in material:
-        kinds = ", ".join(sorted(k for k in material if k != "tlogEntries")) or "none"
-        raise VerificationError(
-            f"bundle is not key-signed (verification material: {kinds})",
-            hint="certificate and Sigstore bundles are not supported by key verification",
-        )
-    hint = _obj(material["publicKey"], "verificationMaterial.publicKey").get("hint")
-    if hint is not None and not isinstance(hint, str):
-        raise VerificationError("malformed bundle: publicKey.hint is not a string")
+    method, hint, certificates = _material(material)
     envelope = _obj(top.get("dsseEnvelope"), "dsseEnvelope")
     payload_type = envelope.get("payloadType")
     if not isinstance(payload_type, str):
@@ -108,4 +118,26 @@ def parse_bundle(bundle: dict[str, Any] | str | bytes) -> ParsedBundle:
     if not isinstance(raw_sigs, list) or not raw_sigs:
         raise VerificationError("malformed bundle: dsseEnvelope has no signatures")
     sigs = tuple(_b64(_obj(s, "a DSSE signature").get("sig"), "a DSSE signature") for s in raw_sigs)
-    return ParsedBundle(hint or None, payload_type, payload, sigs)
+    return ParsedBundle(method, hint, certificates, payload_type, payload, sigs)
+
+
+def _material(material: dict[str, Any]) -> tuple[str, str | None, tuple[bytes, ...]]:
+    if "publicKey" in material:
+        hint = _obj(material["publicKey"], "verificationMaterial.publicKey").get("hint")
+        if hint is not None and not isinstance(hint, str):
+            raise VerificationError("malformed bundle: publicKey.hint is not a string")
+        return "key", hint or None, ()
+    if "x509CertificateChain" in material:
+        chain = _obj(material["x509CertificateChain"], "verificationMaterial.x509CertificateChain")
+        raw = chain.get("certificates")
+        if not isinstance(raw, list) or not raw:
+            raise VerificationError("malformed bundle: x509CertificateChain has no certificates")
+        certs = tuple(_b64(_obj(c, "a certificate").get("rawBytes"), "a certificate") for c in raw)
+        return ("sigstore" if material.get("tlogEntries") else "certificate"), None, certs
+    if "certificate" in material:
+        leaf = _b64(
+            _obj(material["certificate"], "verificationMaterial.certificate").get("rawBytes"), "certificate"
+        )
+        return "sigstore", None, (leaf,)
+    kinds = ", ".join(sorted(k for k in material if k != "tlogEntries")) or "none"
+    raise VerificationError(f"malformed bundle: unknown verification material ({kinds})")

@@ -132,7 +132,7 @@ def test_unsupported_keys_are_refused(model: Path, pub: bytes) -> None:
         sign(model, pem)
     with pytest.raises(UsageError):
         generate_key("P-521")  # type: ignore[arg-type]
-    with pytest.raises(VerificationError, match="cannot load public key"):
+    with pytest.raises(UsageError, match="cannot load public key"):
         verify(model, sign(model, generate_key()), b"not a key")
 
 
@@ -302,7 +302,11 @@ def test_malformed_statements(model: Path, key: bytes, pub: bytes, edit: Any, me
         (lambda b: b.update(mediaType="application/json"), "unsupported bundle media type"),
         (
             lambda b: b.update(verificationMaterial={"x509CertificateChain": {}, "tlogEntries": []}),
-            r"not key-signed \(verification material: x509CertificateChain\)",
+            "x509CertificateChain has no certificates",
+        ),
+        (
+            lambda b: b.update(verificationMaterial={"pgpKey": {}, "tlogEntries": []}),
+            r"unknown verification material \(pgpKey\)",
         ),
         (lambda b: b["dsseEnvelope"].update(signatures=[]), "has no signatures"),
         (lambda b: b["dsseEnvelope"].update(payload="***"), "not valid base64"),
