@@ -132,3 +132,26 @@ def test_mlwarden_is_stricter_about_unsigned_files(
     )
     with pytest.raises(VerificationError, match=r"unsigned extra files: evil\.pkl"):
         verify(model, sig.read_bytes(), pub.read_bytes())
+
+
+def test_certificate_method_interoperates_both_ways(model: Path, tmp_path: Path) -> None:
+    from mlwarden.signing import CertificateTrust
+    from tests.pki import make_pki
+
+    pki = make_pki()
+    files = pki.write(tmp_path)
+    ours = tmp_path / "ours.sig"
+    ours.write_text(dump_bundle(sign(model, pki.leaf.key_pem, certificate_chain=pki.chain_pem)))
+    ms_verify = ms.verifying.Config().use_certificate_verifier(certificate_chain=[files["ca.pem"]])
+    ms_verify.set_hashing_config(_ms_hashing("files-sha256")).verify(model, ours)
+
+    theirs = tmp_path / "theirs.sig"
+    ms.signing.Config().use_certificate_signer(
+        private_key=files["leaf.key"],
+        signing_certificate=files["leaf.pem"],
+        certificate_chain=[files["intermediate.pem"]],
+    ).set_hashing_config(_ms_hashing("files-sha256")).sign(model, theirs)
+    trust = CertificateTrust(pki.root.cert_pem, "release@example.com")
+    assert {r.name for r in verify(model, theirs.read_bytes(), trust).resources} >= {"config.json"}
+    with pytest.raises(VerificationError, match="unexpected signer identity"):
+        verify(model, theirs.read_bytes(), CertificateTrust(pki.root.cert_pem, "someone@example.com"))

@@ -21,8 +21,9 @@ from mlwarden.errors import MlwardenError, UsageError
 
 if TYPE_CHECKING:
     from mlwarden.core.config import Settings
-    from mlwarden.hashing import HashingConfig
+    from mlwarden.hashing import HashingConfig, Manifest
     from mlwarden.scanning import ScanConfig
+    from mlwarden.signing import Trust
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -155,11 +156,20 @@ examples:
   mlwarden keygen --out publisher.pem             writes publisher.pem (private) and publisher.pub
   mlwarden hash ./model --hash blake3             root digest and per-file digests
   mlwarden sign ./model --key publisher.pem -o model.sig
+  mlwarden sign ./model --key publisher.pem -o model.sig --incremental   re-sign; unchanged files not re-read
+  mlwarden sign ./model --key leaf.key --cert leaf.pem --chain intermediate.pem -o model.sig
+  mlwarden attest ./model --type scan --key publisher.pem -o att/scan.att.json
   mlwarden verify ./model --signature model.sig --key publisher.pub
+  mlwarden verify ./model --signature model.sig --cert-identity release@example.com --ca root.pem
+  mlwarden verify ./model --signature model.sig --signature registry.sig \\
+      --key publisher.pub --key registry.pub --attestations att --require-attestation scan
+  mlwarden verify ./model --signature model.sig --sigstore-identity you@example.com \\
+      --issuer https://accounts.google.com --trusted-root trusted_root.json     (offline)
 
 Bundles are OpenSSF Model Signing v1.0 (in-toto / DSSE / Sigstore bundle v0.3): model_signing
-verifies ours and we verify theirs. verify exits 1 when the model does not match its signature
-(modified, missing or unsigned extra files, another model, wrong key, edited bundle), 2 on bad input.
+verifies ours and we verify theirs. verify exits 1 when the model does not match its signatures
+(modified, missing or unsigned extra files, another model, wrong key or identity, expired or
+untrusted certificate, edited bundle, missing attestation), 2 on bad input.
 """
 
 
@@ -214,27 +224,110 @@ def _add_signing_commands(commands: argparse._SubParsersAction[_Parser]) -> None
     keygen.add_argument("--password-env", metavar="VAR", help="encrypt the key with the password in $VAR")
     keygen.set_defaults(handler=_cmd_keygen)
 
+    def signer_options(p: argparse.ArgumentParser, *, sigstore: bool) -> None:
+        p.add_argument("--key", type=Path, metavar="KEY", help="PEM EC private key (P-256 or P-384)")
+        p.add_argument("--password-env", metavar="VAR", help="the key's password is in $VAR")
+        p.add_argument(
+            "--cert",
+            type=Path,
+            metavar="CERT",
+            help="certificate method: the key's PEM leaf certificate (code signing)",
+        )
+        p.add_argument(
+            "--chain", type=Path, action="append", default=[], metavar="CHAIN", help="intermediate CA PEM(s)"
+        )
+        if sigstore:
+            p.add_argument(
+                "--sigstore",
+                action="store_true",
+                help="Sigstore keyless signing (needs mlwarden[sigstore], network and an OIDC identity)",
+            )
+            p.add_argument(
+                "--identity-token", metavar="TOKEN", help="OIDC token for --sigstore (default: ambient)"
+            )
+
     sign = sub(
         "sign",
-        "sign a model directory with a key (OMS v1.0 bundle)",
+        "sign a model directory (OMS v1.0 bundle)",
         "Hash and sign a model directory; writes a Sigstore bundle.",
     )
     sign.add_argument("path", metavar="PATH", type=Path)
-    sign.add_argument("--key", required=True, type=Path, metavar="KEY", help="PEM private key")
+    signer_options(sign, sigstore=True)
     sign.add_argument("--output", "-o", type=Path, metavar="SIG", help="bundle to write (default: model.sig)")
-    sign.add_argument("--password-env", metavar="VAR", help="the key's password is in $VAR")
+    sign.add_argument(
+        "--incremental",
+        action="store_true",
+        help="reuse digests of files unchanged (size, mtime, ctime, inode) since the previous signature in "
+        "--output, once that signature verifies with this key",
+    )
     hashing_options(sign)
     sign.set_defaults(handler=_cmd_sign)
 
     verify = sub(
         "verify",
-        "verify a model directory against its signature",
-        "Re-hash the model and check it against a signed OMS bundle.",
+        "verify a model directory against its signature(s) and attestations",
+        "Re-hash the model and check it against signed OMS bundles. Every trust option given must be\n"
+        "matched by one --signature (publisher and registry, say), and every --require-attestation by a\n"
+        "signed attestation about exactly these bytes.",
     )
     verify.add_argument("path", metavar="PATH", type=Path)
-    verify.add_argument("--signature", required=True, type=Path, metavar="SIG", help="the bundle")
-    verify.add_argument("--key", required=True, type=Path, metavar="PUB", help="PEM public key")
+    verify.add_argument(
+        "--signature", required=True, action="append", type=Path, metavar="SIG", help="a bundle (repeatable)"
+    )
+    trust = verify.add_argument_group("trust (at least one; each is a required signer)")
+    trust.add_argument("--key", action="append", default=[], type=Path, metavar="PUB", help="PEM public key")
+    trust.add_argument(
+        "--cert-identity", action="append", default=[], metavar="ID", help="certificate SAN or subject CN"
+    )
+    trust.add_argument("--ca", action="append", default=[], type=Path, metavar="CA", help="PEM root CA(s)")
+    trust.add_argument(
+        "--sigstore-identity", action="append", default=[], metavar="ID", help="Sigstore identity"
+    )
+    trust.add_argument("--issuer", metavar="URL", help="OIDC issuer of --sigstore-identity")
+    trust.add_argument("--trusted-root", type=Path, metavar="FILE", help="pinned Sigstore trusted_root.json")
+    attest_group = verify.add_argument_group("attestations")
+    attest_group.add_argument(
+        "--attestations", type=Path, metavar="DIR", help="folder of signed attestations"
+    )
+    attest_group.add_argument(
+        "--require-attestation",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help="scan, capability, provenance or a predicate type URI (repeatable)",
+    )
+    attest_group.add_argument(
+        "--attestation-key",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PUB",
+        help="key trusted for attestations (default: the model's trust options)",
+    )
+    verify.add_argument("--format", "-f", choices=["table", "json"], default="table")
     verify.set_defaults(handler=_cmd_verify)
+
+    attest = sub(
+        "attest",
+        "sign an attestation (scan, capability, provenance) about a model",
+        "Write a signed in-toto statement whose subject is the model's OMS root digest. scan and\n"
+        "capability are computed now; provenance (from 'mlwarden train') or any other predicate is\n"
+        "given with --predicate.",
+    )
+    attest.add_argument("path", metavar="PATH", type=Path)
+    attest.add_argument(
+        "--type",
+        required=True,
+        metavar="KIND",
+        help="scan, capability, provenance, or a predicate type URI (with --predicate)",
+    )
+    attest.add_argument("--predicate", type=Path, metavar="FILE", help="predicate or unsigned statement JSON")
+    signer_options(attest, sigstore=False)
+    attest.add_argument(
+        "--output", "-o", type=Path, metavar="FILE", help="bundle to write (default: <kind>.att.json)"
+    )
+    hashing_options(attest)
+    attest.set_defaults(handler=_cmd_attest)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -477,6 +570,20 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _signing_material(args: argparse.Namespace) -> tuple[bytes, bytes | None]:
+    """The private key PEM and, for the certificate method, the leaf + chain PEM."""
+    if args.key is None:
+        raise UsageError(
+            "no signing key given", hint="pass --key KEY (and --cert CERT for the certificate method)"
+        )
+    chain = None
+    if args.cert is not None:
+        chain = _read(args.cert, "certificate") + b"".join(_read(c, "certificate chain") for c in args.chain)
+    elif args.chain:
+        raise UsageError("--chain needs --cert", hint="pass the leaf certificate with --cert")
+    return _read(args.key, "key"), chain
+
+
 def _cmd_sign(args: argparse.Namespace) -> int:
     from mlwarden.signing import dump_bundle, sign  # noqa: PLC0415
 
@@ -484,9 +591,18 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     extra: tuple[str, ...] = ()
     if output.resolve().is_relative_to(args.path.resolve()):
         extra = (output.resolve().relative_to(args.path.resolve()).as_posix(),)  # never sign the signature
-    bundle = sign(
-        args.path, _read(args.key, "key"), _hashing_config(args, extra), password=_password(args.password_env)
-    )
+    config = _hashing_config(args, extra)
+    if args.sigstore:
+        if args.key or args.cert or args.incremental:
+            raise UsageError(
+                "--sigstore signs without --key, --cert or --incremental", hint="drop those options"
+            )
+        bundle = _sign_sigstore(args, config)
+    else:
+        key, chain = _signing_material(args)
+        password = _password(args.password_env)
+        manifest = _incremental_manifest(args, config, key, password, output) if args.incremental else None
+        bundle = sign(args.path, key, config, password=password, certificate_chain=chain, manifest=manifest)
     text = dump_bundle(bundle)
 
     def write(out: TextIO) -> None:
@@ -497,12 +613,163 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_verify(args: argparse.Namespace) -> int:
-    from mlwarden.signing import verify  # noqa: PLC0415
+def _incremental_manifest(
+    args: argparse.Namespace, config: HashingConfig, key: bytes, password: bytes | None, output: Path
+) -> Manifest:
+    from mlwarden.hashing import hash_model  # noqa: PLC0415
+    from mlwarden.signing import load_private_key  # noqa: PLC0415
+    from mlwarden.signing.incremental import previous_manifest, save_state, state_path  # noqa: PLC0415
 
-    manifest = verify(args.path, _read(args.signature, "signature"), _read(args.key, "public key"))
+    public = load_private_key(key, password).public_key()
+    state = state_path(args.path)
+    previous = previous_manifest(output.read_bytes() if output.is_file() else None, public, state, config)
+    manifest = hash_model(args.path, config, previous=previous)
+    save_state(manifest, state)
+    if previous is None:
+        _say("mlwarden: incremental: no previous signature by this key to reuse; hashed every file")
+    else:
+        old = {(r.name, r.digest) for r in previous.resources}
+        reused = sum((r.name, r.digest) in old for r in manifest.resources)
+        _say(f"mlwarden: incremental: reused {reused} of {len(manifest.resources)} digest(s) from {output}")
+    return manifest
+
+
+def _sign_sigstore(args: argparse.Namespace, config: HashingConfig) -> dict[str, object]:
+    from mlwarden.signing.api import hash_for_signing, model_payload  # noqa: PLC0415
+    from mlwarden.signing.bundle import INTOTO_PAYLOAD_TYPE  # noqa: PLC0415
+    from mlwarden.signing.sigstore import sign_sigstore  # noqa: PLC0415
+
+    payload = model_payload(hash_for_signing(args.path, config))
+    return sign_sigstore(INTOTO_PAYLOAD_TYPE, payload, identity_token=args.identity_token)
+
+
+def _trust_anchors(args: argparse.Namespace) -> list[Trust]:
+    """Every trust option of verify, each one a signer that must be matched."""
+    from mlwarden.signing import CertificateTrust, KeyTrust  # noqa: PLC0415
+
+    anchors: list[Trust] = [KeyTrust(_read(path, "public key")) for path in args.key]
+    if args.cert_identity or args.ca:
+        if not (args.cert_identity and args.ca):
+            raise UsageError("--cert-identity and --ca go together", hint="pass both, e.g. --ca ca.pem")
+        cas = [_read(path, "CA certificates") for path in args.ca]
+        anchors.extend(CertificateTrust(cas, identity) for identity in args.cert_identity)
+    if args.sigstore_identity or args.issuer or args.trusted_root:
+        if not (args.sigstore_identity and args.issuer and args.trusted_root):
+            raise UsageError(
+                "--sigstore-identity, --issuer and --trusted-root go together",
+                hint="pin the identity, its OIDC issuer and the trusted_root.json to verify offline",
+            )
+        from mlwarden.signing.sigstore import SigstoreTrust  # noqa: PLC0415
+
+        root = _read(args.trusted_root, "trusted root")
+        anchors.extend(SigstoreTrust(root, identity, args.issuer) for identity in args.sigstore_identity)
+    if not anchors:
+        raise UsageError(
+            "no trust option given",
+            hint="pass --key PUB, --cert-identity ID --ca CA, or --sigstore-identity ID --issuer URL "
+            "--trusted-root FILE",
+        )
+    return anchors
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from mlwarden.services.attest import collect_attestations, require  # noqa: PLC0415
+    from mlwarden.signing import KeyTrust, pair_signatures, verify_all  # noqa: PLC0415
+
+    anchors = _trust_anchors(args)
+    bundles = [_read(path, "signature") for path in args.signature]
+    if args.require_attestation and args.attestations is None:
+        raise UsageError("--require-attestation needs --attestations DIR", hint="pass the attestation folder")
+    result = verify_all(args.path, pair_signatures(bundles, anchors))
+    manifest = result.manifest
+    attested = None
+    if args.attestations is not None:
+        attestation_anchors = [KeyTrust(_read(p, "public key")) for p in args.attestation_key] or anchors
+        attested = collect_attestations(args.attestations, manifest.root_digest, attestation_anchors)
+        require(attested, args.require_attestation)
+    if args.format == "json":
+        doc = {
+            "verified": True,
+            "path": str(args.path),
+            "root_digest": manifest.root_digest,
+            "algorithm": manifest.config.algorithm,
+            "resources": len(manifest.resources),
+            "signers": [
+                {"method": s.method, "identity": s.identity, "issuer": s.issuer} for s in result.signers
+            ],
+            "attestations": [
+                {
+                    "kind": a.kind,
+                    "predicate_type": a.predicate_type,
+                    "signer": a.signer.identity,
+                    "file": a.source,
+                }
+                for a in (attested.found if attested else [])
+            ],
+        }
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
     print(
         f"verified {args.path}: {len(manifest.resources)} resources, root {manifest.config.algorithm} "
         f"{manifest.root_digest}"
     )
+    for signer in result.signers:
+        print(f"  signed by {signer.describe()}")
+    for found in attested.found if attested else []:
+        print(f"  attestation {found.kind} ({found.source}) signed by {found.signer.describe()}")
+    return EXIT_OK
+
+
+def _cmd_attest(args: argparse.Namespace) -> int:
+    from mlwarden.core.config import load_settings  # noqa: PLC0415
+    from mlwarden.services.attest import (  # noqa: PLC0415
+        PREDICATE_TYPES,
+        attest,
+        evidence_predicate,
+        predicate_from_file,
+    )
+    from mlwarden.signing import dump_bundle  # noqa: PLC0415
+
+    kind: str = args.type
+    if kind not in PREDICATE_TYPES and ":" not in kind:
+        raise UsageError(
+            f"unknown attestation type {kind!r}",
+            hint="use scan, capability, provenance or a predicate type URI",
+        )
+    key, chain = _signing_material(args)
+    if args.predicate is not None:
+        predicate_type, predicate = predicate_from_file(kind, _read(args.predicate, "predicate"))
+    elif kind in ("scan", "capability"):
+        predicate_type, predicate = (
+            PREDICATE_TYPES[kind],
+            evidence_predicate(kind, args.path, load_settings(args.config)),
+        )
+    else:
+        raise UsageError(
+            f"a {kind} attestation needs --predicate FILE", hint="for example the file 'mlwarden train' wrote"
+        )
+    output: Path = args.output or Path(f"{kind if kind in PREDICATE_TYPES else 'attestation'}.att.json")
+    extra: tuple[str, ...] = ()
+    if output.resolve().is_relative_to(args.path.resolve()):
+        extra = (output.resolve().relative_to(args.path.resolve()).as_posix(),)
+    bundle = attest(
+        args.path,
+        kind,
+        key,
+        predicate=predicate,
+        predicate_type=predicate_type,
+        config=_hashing_config(args, extra),
+        password=_password(args.password_env),
+        certificate_chain=chain,
+    )
+    text = dump_bundle(bundle)
+
+    def write(out: TextIO) -> None:
+        out.write(text)
+
+    _write_atomic(output, write)
+    _say(f"mlwarden: wrote {kind} attestation for {args.path} to {output}")
     return EXIT_OK

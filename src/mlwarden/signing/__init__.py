@@ -12,7 +12,15 @@ Trust anchors (:class:`KeyTrust`, :class:`CertificateTrust`, and ``SigstoreTrust
 Attestations are any in-toto statement, signed with :func:`sign_statement`.
 """
 
-from mlwarden.signing.api import VerifiedModel, sign, sign_statement, verify, verify_all, verify_statement
+from mlwarden.signing.api import (
+    VerifiedModel,
+    pair_signatures,
+    sign,
+    sign_statement,
+    verify,
+    verify_all,
+    verify_statement,
+)
 from mlwarden.signing.bundle import BUNDLE_MEDIA_TYPE, PREDICATE_TYPE, dump_bundle, pae, parse_bundle
 from mlwarden.signing.errors import SigningError, VerificationError
 from mlwarden.signing.keys import (
@@ -25,11 +33,11 @@ from mlwarden.signing.keys import (
 from mlwarden.signing.trust import Authenticated, CertificateTrust, KeyTrust, Signer, Trust
 
 __all__ = [
-    "BUNDLE_MEDIA_TYPE",
-    "PREDICATE_TYPE",
     "Authenticated",
+    "BUNDLE_MEDIA_TYPE",
     "CertificateTrust",
     "KeyTrust",
+    "PREDICATE_TYPE",
     "Signer",
     "SigningError",
     "Trust",
@@ -41,6 +49,7 @@ __all__ = [
     "load_private_key",
     "load_public_key",
     "pae",
+    "pair_signatures",
     "parse_bundle",
     "public_key_pem",
     "sign",

@@ -93,17 +93,27 @@ def sign(
     """
     key, chain = _signing_key(private_key_pem, password, certificate_chain)
     if manifest is None:
-        try:
-            manifest = hash_model(model_path, config or HashingConfig())
-        except HashingError as err:
-            raise SigningError(err.message, hint=err.hint) from None
+        manifest = hash_for_signing(model_path, config)
+    return _sign_payload(model_payload(manifest, shard_names), key, chain)
+
+
+def hash_for_signing(model_path: str | os.PathLike[str], config: HashingConfig | None) -> Manifest:
+    """:func:`hash_model`, with hashing failures reported as :class:`SigningError`."""
+    try:
+        return hash_model(model_path, config or HashingConfig())
+    except HashingError as err:
+        raise SigningError(err.message, hint=err.hint) from None
+
+
+def model_payload(manifest: Manifest, shard_names: Literal["oms", "model-signing"] = "oms") -> bytes:
+    """The OMS v1.0 statement of a manifest, as the DSSE payload bytes every signing method signs."""
     predicate = manifest.to_predicate()
     if shard_names == "model-signing" and manifest.config.method == "shards":
         legacy = f"{manifest.config.algorithm}-sharded-{manifest.config.shard_size}"
         for res in predicate["resources"]:
             res["algorithm"] = legacy
     body = statement(manifest.model_name, manifest.root_digest, predicate)
-    return _sign_payload(json.dumps(body, indent=2, ensure_ascii=False).encode("utf-8"), key, chain)
+    return json.dumps(body, indent=2, ensure_ascii=False).encode("utf-8")
 
 
 def sign_statement(
@@ -153,7 +163,7 @@ def _as_dict(bundle: dict[str, Any] | str | bytes) -> dict[str, Any]:
     return value
 
 
-def _signed_manifest(payload: bytes) -> tuple[str, str, HashingConfig, list[ResourceDigest]]:
+def signed_manifest(payload: bytes) -> tuple[str, str, HashingConfig, list[ResourceDigest]]:
     """Parse the (already authenticated) statement; returns name, root digest, config, resources."""
     try:
         body = json.loads(payload)
@@ -259,6 +269,44 @@ def verify(
     return verify_all(model_path, [(bundle, trust)], max_workers=max_workers).manifest
 
 
+def pair_signatures(
+    bundles: Sequence[dict[str, Any] | str | bytes], anchors: Sequence[Trust]
+) -> list[tuple[dict[str, Any], Trust]]:
+    """Match each bundle to the trust anchor that authenticates it; every anchor must be matched.
+
+    So ``--key publisher.pub --key registry.pub`` requires one signature by each; a bundle that no
+    anchor trusts fails with the reason its best candidate gave.
+    """
+    if not anchors:
+        raise UsageError(
+            "no trust anchor given", hint="pass --key, --cert-identity/--ca or --sigstore-identity"
+        )
+    pairs: list[tuple[dict[str, Any], Trust]] = []
+    unused = list(anchors)
+    for bundle in bundles:
+        parsed = _as_dict(bundle)
+        errors: list[VerificationError] = []
+        for anchor in sorted(anchors, key=lambda a: a not in unused):  # prefer anchors not yet matched
+            try:
+                anchor.authenticate(parsed)
+            except VerificationError as err:
+                errors.append(err)
+                continue
+            pairs.append((parsed, anchor))
+            if anchor in unused:
+                unused.remove(anchor)
+            break
+        else:
+            raise errors[0]
+    if unused:
+        raise VerificationError(
+            f"required signature missing: none of the {len(bundles)} signature(s) is by "
+            + ", ".join(str(a) for a in unused),
+            hint="pass each required signer's bundle with --signature",
+        )
+    return pairs
+
+
 def verify_all(
     model_path: str | os.PathLike[str],
     signatures: Sequence[tuple[dict[str, Any] | str | bytes, Trust | bytes]],
@@ -278,7 +326,7 @@ def verify_all(
         authenticated = anchor.authenticate(_as_dict(bundle))
         if authenticated.payload_type != INTOTO_PAYLOAD_TYPE:
             raise VerificationError(f"unsupported payload type {authenticated.payload_type!r}")
-        name, root, config, resources = _signed_manifest(authenticated.payload)
+        name, root, config, resources = signed_manifest(authenticated.payload)
         if root_digest_of(resources) != root:
             raise VerificationError(
                 "inconsistent bundle: the resources do not hash to the signed subject digest"

@@ -90,6 +90,9 @@ class KeyTrust:
         self.key = load_public_key(public_key_pem)
         self.fingerprint = key_fingerprint(self.key)
 
+    def __str__(self) -> str:
+        return f"key {self.fingerprint[:16]}…"
+
     def authenticate(self, bundle: dict[str, Any]) -> Authenticated:
         parsed = parse_bundle(bundle)
         if parsed.method != "key":
@@ -169,6 +172,9 @@ class CertificateTrust:
             raise UsageError("a certificate identity is required", hint="pass --cert-identity")
         self.identity = identity
         self.at = at
+
+    def __str__(self) -> str:
+        return f"certificate identity {self.identity}"
 
     def authenticate(self, bundle: dict[str, Any]) -> Authenticated:
         parsed = parse_bundle(bundle)

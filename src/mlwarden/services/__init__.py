@@ -1,0 +1,1 @@
+"""Services: workflows that combine capabilities (scan, classify, hash, sign) into one user-facing task."""
