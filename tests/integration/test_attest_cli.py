@@ -197,3 +197,16 @@ def test_incremental_resign_reuses_only_unchanged_verified_digests(
     ]
     third = run(*other, cwd=tmp_path, env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert third.returncode == 0 and "hashed every file" in third.stderr
+
+
+def test_keys_from_the_environment(tmp_path: Path) -> None:
+    model(tmp_path)
+    keys(tmp_path, "k")
+    env = {"SIGNING_KEY": (tmp_path / "k.pem").read_text(), "PUBLIC_KEY": (tmp_path / "k.pub").read_text()}
+    assert (
+        run("sign", "model", "--key", "env:SIGNING_KEY", "-o", "m.sig", cwd=tmp_path, env=env).returncode == 0
+    )
+    ok = run("verify", "model", "--signature", "m.sig", "--key", "env:PUBLIC_KEY", cwd=tmp_path, env=env)
+    assert ok.returncode == 0, ok.stderr
+    unset = run("sign", "model", "--key", "env:NOPE_NOT_SET", "-o", "m.sig", cwd=tmp_path)
+    assert unset.returncode == 2 and "$NOPE_NOT_SET is not set" in unset.stderr

@@ -225,7 +225,12 @@ def _add_signing_commands(commands: argparse._SubParsersAction[_Parser]) -> None
     keygen.set_defaults(handler=_cmd_keygen)
 
     def signer_options(p: argparse.ArgumentParser, *, sigstore: bool) -> None:
-        p.add_argument("--key", type=Path, metavar="KEY", help="PEM EC private key (P-256 or P-384)")
+        p.add_argument(
+            "--key",
+            type=Path,
+            metavar="KEY",
+            help="PEM EC private key (P-256/P-384), or env:VAR to read $VAR",
+        )
         p.add_argument("--password-env", metavar="VAR", help="the key's password is in $VAR")
         p.add_argument(
             "--cert",
@@ -275,7 +280,9 @@ def _add_signing_commands(commands: argparse._SubParsersAction[_Parser]) -> None
         "--signature", required=True, action="append", type=Path, metavar="SIG", help="a bundle (repeatable)"
     )
     trust = verify.add_argument_group("trust (at least one; each is a required signer)")
-    trust.add_argument("--key", action="append", default=[], type=Path, metavar="PUB", help="PEM public key")
+    trust.add_argument(
+        "--key", action="append", default=[], type=Path, metavar="PUB", help="PEM public key (or env:VAR)"
+    )
     trust.add_argument(
         "--cert-identity", action="append", default=[], metavar="ID", help="certificate SAN or subject CN"
     )
@@ -497,6 +504,13 @@ class _progress:  # noqa: N801 - used as a context manager function
 
 
 def _read(path: Path, what: str) -> bytes:
+    """A file's bytes; ``env:NAME`` reads the PEM from $NAME instead (keys from CI secrets)."""
+    if str(path).startswith("env:"):
+        var = str(path)[4:]
+        value = os.environ.get(var)
+        if not value:
+            raise UsageError(f"{what}: ${var} is not set or empty", hint=f"export {var} with the PEM text")
+        return value.encode()
     try:
         return path.read_bytes()
     except OSError as exc:
