@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import queue
 import stat
 import threading
 from collections.abc import Callable
@@ -31,6 +32,9 @@ _CHUNK = 2 * 1024 * 1024  # read buffer per thread: small files, and ranges not 
 _MMAP_CHUNK = 4 * 1024 * 1024
 _MMAP_MIN = 4 * 1024 * 1024
 _CACHE_PROBES = 16
+_PIPELINE_MIN = 64 * 1024 * 1024  # cold ranges this large overlap reading with hashing
+_PIPELINE_CHUNK = 8 * 1024 * 1024
+_PIPELINE_BUFFERS = 3
 _FADVISE = hasattr(os, "posix_fadvise")
 _BLAKE3_THREADED_MIN = 32 * 1024 * 1024
 _O_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
@@ -176,7 +180,10 @@ def _hash_task(task: _Task, algorithm: str, progress: ProgressCallback | None) -
         else:
             if _FADVISE:
                 os.posix_fadvise(fd, task.start, end - task.start, os.POSIX_FADV_SEQUENTIAL)
-            _feed_pread(fd, hasher, task.start, end, progress)
+            if end - task.start >= _PIPELINE_MIN:
+                _feed_pipelined(fd, hasher, task.start, end, progress)
+            else:
+                _feed_pread(fd, hasher, task.start, end, progress)
         if _file_stat(os.fstat(fd)) != file.stat:
             raise HashingError(f"file changed while the model was being hashed: {file.path}")
     except OSError as err:
@@ -198,6 +205,53 @@ def _feed_pread(fd: int, hasher: _Hasher, start: int, end: int, progress: Progre
         pos += n
         if progress is not None:
             progress(n)
+
+
+def _feed_pipelined(
+    fd: int, hasher: _Hasher, start: int, end: int, progress: ProgressCallback | None
+) -> None:
+    """Large range not in the page cache: a reader thread fills buffers while this thread hashes.
+
+    Both ``preadv`` and ``update`` release the GIL, so reading the next block overlaps hashing this
+    one; on a cold disk the cost is max(read, hash) instead of read + hash.
+    """
+    free: queue.SimpleQueue[memoryview] = queue.SimpleQueue()
+    full: queue.SimpleQueue[tuple[memoryview, int] | BaseException | None] = queue.SimpleQueue()
+    for _ in range(_PIPELINE_BUFFERS):
+        free.put(memoryview(bytearray(_PIPELINE_CHUNK)))
+    stop = threading.Event()
+
+    def read() -> None:
+        pos = start
+        try:
+            while pos < end and not stop.is_set():
+                buf = free.get()
+                if stop.is_set():
+                    return
+                n = os.preadv(fd, [buf[: min(len(buf), end - pos)]], pos)
+                if n == 0:
+                    raise OSError(0, "file shrank while the model was being hashed")
+                full.put((buf, n))
+                pos += n
+            full.put(None)
+        except BaseException as err:  # noqa: BLE001 - handed to the hashing thread, which re-raises it
+            full.put(err)
+
+    reader = threading.Thread(target=read, name="mlw-read", daemon=True)
+    reader.start()
+    try:
+        while (item := full.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            buf, n = item
+            hasher.update(buf[:n])
+            free.put(buf)
+            if progress is not None:
+                progress(n)
+    finally:
+        stop.set()
+        free.put(memoryview(bytearray(0)))  # unblock a reader waiting for a buffer
+        reader.join()
 
 
 def _looks_cached(fd: int, start: int, end: int) -> bool:

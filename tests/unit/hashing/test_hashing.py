@@ -78,6 +78,26 @@ def test_large_multi_chunk_file_sha256_and_blake3(tmp_path: Path) -> None:
     assert hash_model(root).digests()["w.bin"] == hashlib.sha256(data).hexdigest()
 
 
+def test_pipelined_cold_reads_give_the_same_digests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader-thread path (cold ranges of at least _PIPELINE_MIN), with small blocks to cycle buffers."""
+    monkeypatch.setattr(engine_mod, "_MMAP_MIN", 1 << 40)  # never map: always the read paths
+    monkeypatch.setattr(engine_mod, "_PIPELINE_MIN", 1 << 20)
+    monkeypatch.setattr(engine_mod, "_PIPELINE_CHUNK", 64 * 1024 + 7)
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    root = _write(tmp_path / "m", {"w.bin": data, "small.txt": b"x" * 100})
+    sharded = HashingConfig().use_shards(1024 * 1024)
+    assert hash_model(root).digests()["w.bin"] == hashlib.sha256(data).hexdigest()
+    assert (
+        hash_model(root, sharded).digests()["w.bin:0:1048576"] == hashlib.sha256(data[: 1 << 20]).hexdigest()
+    )
+    assert (
+        hash_model(root, HashingConfig().use_blake3()).digests()["w.bin"] == blake3.blake3(data).hexdigest()
+    )
+    seen: list[int] = []
+    hash_model(root, progress=seen.append)
+    assert sum(seen) == len(data) + 100
+
+
 def test_shards_cover_exact_ranges_and_drop_empty_files(tmp_path: Path) -> None:
     data = bytes(range(10))
     root = _write(tmp_path / "m", {"x": data, "empty": b"", "we:ird": b"12345"})
