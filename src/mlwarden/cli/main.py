@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from mlwarden import __version__
+from mlwarden.cli.data import add_data_commands
 from mlwarden.cli.exit_codes import EXIT_DENIED, EXIT_ERROR, EXIT_OK
 from mlwarden.errors import MlwardenError, UsageError
 
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
     classify.set_defaults(handler=_cmd_classify)
     _add_signing_commands(commands)
+    add_data_commands(commands, _Parser)
     return parser
 
 
