@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 from mlwarden import __version__
 from mlwarden.cli.data import add_data_commands
 from mlwarden.cli.exit_codes import EXIT_DENIED, EXIT_ERROR, EXIT_OK
+from mlwarden.cli.train import add_train_command
 from mlwarden.errors import MlwardenError, UsageError
 
 if TYPE_CHECKING:
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify.set_defaults(handler=_cmd_classify)
     _add_signing_commands(commands)
     add_data_commands(commands, _Parser)
+    add_train_command(commands, _Parser)
     return parser
 
 
@@ -251,6 +253,10 @@ def _add_signing_commands(commands: argparse._SubParsersAction[_Parser]) -> None
             )
             p.add_argument(
                 "--identity-token", metavar="TOKEN", help="OIDC token for --sigstore (default: ambient)"
+            )
+            p.add_argument("--sigstore-staging", action="store_true", help="use Sigstore's staging instance")
+            p.add_argument(
+                "--trust-config", type=Path, metavar="FILE", help="client trust config of a private Sigstore"
             )
 
     sign = sub(
@@ -656,7 +662,13 @@ def _sign_sigstore(args: argparse.Namespace, config: HashingConfig) -> dict[str,
     from mlwarden.signing.sigstore import sign_sigstore  # noqa: PLC0415
 
     payload = model_payload(hash_for_signing(args.path, config))
-    return sign_sigstore(INTOTO_PAYLOAD_TYPE, payload, identity_token=args.identity_token)
+    return sign_sigstore(
+        INTOTO_PAYLOAD_TYPE,
+        payload,
+        identity_token=args.identity_token,
+        staging=args.sigstore_staging,
+        trust_config=args.trust_config,
+    )
 
 
 def _trust_anchors(args: argparse.Namespace) -> list[Trust]:
@@ -677,8 +689,9 @@ def _trust_anchors(args: argparse.Namespace) -> list[Trust]:
             )
         from mlwarden.signing.sigstore import SigstoreTrust  # noqa: PLC0415
 
-        root = _read(args.trusted_root, "trusted root")
-        anchors.extend(SigstoreTrust(root, identity, args.issuer) for identity in args.sigstore_identity)
+        anchors.extend(
+            SigstoreTrust(args.trusted_root, identity, args.issuer) for identity in args.sigstore_identity
+        )
     if not anchors:
         raise UsageError(
             "no trust option given",

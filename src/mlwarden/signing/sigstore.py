@@ -12,7 +12,7 @@ this very envelope. :class:`SigstoreTrust` turns each failure into a one-line
 
 Signing (:func:`sign_sigstore`) needs the network (Fulcio, Rekor and, without a trust config, the TUF
 repository) and an OIDC identity token: an explicit one, or ambient CI credentials (GitHub Actions with
-``id-token: write``, GitLab, Buildkite, Google Cloud...). There is no interactive browser flow.
+``id-token: write``, GitLab, Buildkite, CircleCI, Google Cloud). There is no interactive browser flow.
 
 sigstore is imported only inside these functions, so ``import mlwarden.signing.sigstore`` works without
 the extra and fails with a :class:`~mlwarden.errors.UsageError` only when used.
@@ -37,8 +37,9 @@ from mlwarden.signing.trust import Authenticated, Signer
 if TYPE_CHECKING:
     from sigstore.models import ClientTrustConfig, TrustedRoot
     from sigstore.oidc import IdentityToken
+    from sigstore.verify.policy import VerificationPolicy
 
-__all__ = ["SigstoreTrust", "sign_sigstore"]
+__all__ = ["SigstoreTrust", "load_trusted_root", "sign_sigstore"]
 
 INSTALL_HINT = "pip install 'mlwarden[sigstore]'"
 TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
@@ -59,10 +60,16 @@ def _require_sigstore() -> None:
         raise UsageError("Sigstore support is not installed", hint=INSTALL_HINT) from None
 
 
+def _full_text(err: BaseException) -> str:
+    """An exception's message on one line (sigstore messages can span lines or carry tuples)."""
+    text = " ".join(str(a) for a in err.args) if len(err.args) > 1 else str(err)
+    text = re.sub(r"\s*For further information visit \S+", "", text)  # pydantic's footer
+    return re.sub(r"\s+", " ", text).strip() or type(err).__name__
+
+
 def _text(err: BaseException) -> str:
-    """An exception as one short line (sigstore messages can span lines or carry tuples)."""
-    text = " ".join(str(a) for a in err.args) if err.args else type(err).__name__
-    text = re.sub(r"\s+", " ", text).strip() or type(err).__name__
+    """:func:`_full_text`, shortened for a one-line message."""
+    text = _full_text(err)
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
 
 
@@ -119,7 +126,7 @@ def load_trusted_root(source: bytes | str | os.PathLike[str]) -> TrustedRoot:
                 hint="give the complete trusted_root.json of the Sigstore instance",
             )
     try:
-        return TrustedRoot(TrustedRootMessage.from_dict(doc))
+        return TrustedRoot(TrustedRootMessage.from_json(json.dumps(doc)))
     except (SigstoreError, ValueError, TypeError) as err:
         raise UsageError(
             f"invalid {where}: {_text(err)}", hint="give the trusted_root.json of the Sigstore instance"
@@ -163,7 +170,9 @@ def _certificate_identities(cert: x509.Certificate) -> list[str]:
     names = [str(v) for v in san.get_values_for_type(x509.RFC822Name)]
     names += [str(v) for v in san.get_values_for_type(x509.UniformResourceIdentifier)]
     names += [
-        on.value.decode("utf-8", "replace") for on in san.get_values_for_type(x509.OtherName) if on.type_id == _OTHERNAME
+        on.value.decode("utf-8", "replace")
+        for on in san.get_values_for_type(x509.OtherName)
+        if on.type_id == _OTHERNAME
     ]
     return names
 
@@ -187,14 +196,14 @@ class _IdentityPolicy:
         from sigstore.verify.policy import Identity, OIDCIssuer, OIDCIssuerV2  # noqa: PLC0415
 
         present = _issuers(cert)
-        issuer_checks = [OIDCIssuerV2(self.issuer)] if _ISSUER_V2 in present else []
+        issuer_checks: list[VerificationPolicy] = [OIDCIssuerV2(self.issuer)] if _ISSUER_V2 in present else []
         if _ISSUER_V1 in present or not present:
             issuer_checks.append(OIDCIssuer(self.issuer))
         try:
             for check in issuer_checks:
                 check.verify(cert)
         except SigstoreVerificationError:
-            got = ", ".join(sorted(set(present.values()))) or "none"
+            got = ", ".join(sorted({v for v in present.values() if v != self.issuer})) or "no issuer"
             self.failure = VerificationError(
                 f"unexpected OIDC issuer: the signing certificate was issued for {got}, not {self.issuer}",
                 hint="check --issuer",
@@ -220,7 +229,7 @@ def _integrated_time(bundle: dict[str, Any]) -> dt.datetime | None:
         return None
 
 
-def _minute(when: dt.datetime) -> str:
+def _utc(when: dt.datetime) -> str:
     return f"{when:%Y-%m-%d %H:%M:%S} UTC"
 
 
@@ -230,23 +239,29 @@ _LOG_HINT = "the log entry was altered, or it comes from a log the trusted root 
 
 
 def _explain(err: BaseException, cert: x509.Certificate | None, bundle: dict[str, Any]) -> VerificationError:
-    """A sigstore-python failure as a one-line error naming what failed."""
+    """A sigstore-python failure as a one-line error naming what failed.
+
+    Classified by how sigstore-python's messages start (4.5.1), never by text further in, which can
+    quote attacker-controlled bundle content such as a checkpoint.
+    """
     text = _text(err)
-    lower = text.lower()
-    if "not enough sources of verified time" in lower:
+    lower = _full_text(err).lower()
+    if lower.startswith("not enough sources of verified time"):
         return VerificationError(
             "no trusted signing time: the log entry has no signed entry timestamp and no trusted RFC 3161 "
             "timestamp is present",
             hint="the bundle is incomplete; re-sign it",
         )
-    if "certificate chain" in lower or "expired at time of signing" in lower:
+    if lower.startswith(("failed to build timestamp certificate chain", "invalid signing cert: expired")):
         when = _integrated_time(bundle)
-        if cert is not None and when is not None and not (
-            cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
+        if (
+            cert is not None
+            and when is not None
+            and not (cert.not_valid_before_utc <= when <= cert.not_valid_after_utc)
         ):
             return VerificationError(
-                f"signing certificate was not valid at the signing time {_minute(when)} (valid "
-                f"{_minute(cert.not_valid_before_utc)} to {_minute(cert.not_valid_after_utc)})",
+                f"signing certificate was not valid at the signing time {_utc(when)} (valid "
+                f"{_utc(cert.not_valid_before_utc)} to {_utc(cert.not_valid_after_utc)})",
                 hint=_TIME_HINT,
             )
         if "not valid at validation time" in lower or "expired" in lower:
@@ -257,37 +272,46 @@ def _explain(err: BaseException, cert: x509.Certificate | None, bundle: dict[str
             f"untrusted signing certificate: it does not chain to a Fulcio CA of the trusted root ({text})",
             hint=_ROOT_HINT,
         )
-    if "sct" in lower:
+    if lower.startswith("failed to verify sct"):
         return VerificationError(
             f"invalid certificate transparency proof: the signing certificate's SCT does not verify ({text})",
             hint=_ROOT_HINT,
         )
-    if "key usage" in lower or "extended usage" in lower:
+    if lower.startswith(("key usage is not", "extended usage does not")):
         return VerificationError(f"signing certificate is not for code signing: {text}")
-    if "set:" in lower or "inclusion promise" in lower:
-        return VerificationError(
-            "invalid transparency log entry: the signed entry timestamp (SET) does not verify against the "
-            "trusted Rekor keys",
-            hint=_LOG_HINT,
-        )
-    if "checkpoint" in lower or "root hash signature" in lower:
-        return VerificationError(
-            f"invalid transparency log entry: the signed checkpoint does not verify ({text})", hint=_LOG_HINT
-        )
-    if "inclusion proof" in lower:
-        detail = "has the wrong size" if "wrong size" in lower else "does not lead to the logged root hash"
-        return VerificationError(f"invalid transparency log entry: the inclusion proof {detail}", hint=_LOG_HINT)
-    if "dsse: invalid signature" in lower:
+    if lower.startswith("invalid log entry: "):
+        # a wrapped two-argument error reads "invalid log entry: ('…', '…')"
+        return _explain_log_entry(lower.removeprefix("invalid log entry: ").lstrip("('\""), text)
+    if lower.startswith("dsse: invalid signature"):
         return VerificationError(
             "bad signature: the DSSE signature does not match the payload and the signing certificate",
             hint="the bundle was edited after signing, or signed by another key",
         )
-    if "log entry" in lower and ("does not match" in lower or "inconsistent" in lower):
+    if lower.startswith(("log entry ", "transparency log entry is inconsistent", "invalid dsse log entry")):
         return VerificationError(
             f"transparency log entry does not record this envelope: {text}",
             hint="the log entry belongs to another signature",
         )
     return VerificationError(f"Sigstore verification failed: {text}")
+
+
+def _explain_log_entry(lower: str, text: str) -> VerificationError:
+    """Step (4)/(5): Merkle inclusion proof, signed checkpoint, signed entry timestamp."""
+    if lower.startswith("inclusion proof has wrong size"):
+        message = "the inclusion proof has the wrong size"
+    elif lower.startswith("inclusion proof contains invalid root hash signature"):
+        message = "the inclusion proof's root hash is not the one the signed checkpoint commits to"
+    elif lower.startswith("inclusion proof contains invalid root hash"):
+        message = "the inclusion proof does not lead to the logged root hash"
+    elif lower.startswith("checkpoint:"):
+        message = "the signed checkpoint does not verify against the trusted Rekor keys"
+    elif lower.startswith(("malformed", "note must contain", "inclusion proof does not contain")):
+        message = f"the signed checkpoint is malformed ({text.removeprefix('invalid log entry: ')})"
+    elif lower.startswith("set:"):
+        message = "the signed entry timestamp (SET) does not verify against the trusted Rekor keys"
+    else:
+        message = text.removeprefix("invalid log entry: ")
+    return VerificationError(f"invalid transparency log entry: {message}", hint=_LOG_HINT)
 
 
 class SigstoreTrust:
@@ -391,7 +415,8 @@ def _client_trust_config(staging: bool, trust_config: str | os.PathLike[str] | N
         instance = "staging" if staging else "production"
         raise SigningError(
             f"cannot fetch the Sigstore {instance} trust configuration (TUF): {_text(err)}",
-            hint="signing needs network access to the Sigstore TUF repository, or a --trust-config file",
+            hint="signing needs network access to the Sigstore TUF repository (or a private instance's "
+            "trust config)",
         ) from None
 
 
@@ -447,7 +472,14 @@ def sign_sigstore(
             f"Sigstore signing failed: the identity token or certificate expired ({type(err).__name__})",
             hint="get a fresh identity token and sign again",
         ) from None
-    except (FulcioClientError, RekorClientError, SigstoreError, OSError, ValueError) as err:
+    except OSError as err:  # requests' errors: no route, refused, DNS, TLS, timeouts
+        request = getattr(err, "request", None)
+        url = getattr(request, "url", None) or "the Sigstore services"
+        raise SigningError(
+            f"Sigstore signing failed: cannot reach {url} ({type(err).__name__})",
+            hint="signing needs network access to the instance's Fulcio and Rekor",
+        ) from None
+    except (FulcioClientError, RekorClientError, SigstoreError, ValueError) as err:
         raise SigningError(
             f"Sigstore signing failed: {type(err).__name__}: {_text(err)}",
             hint="signing needs network access to the instance's Fulcio and Rekor and a valid OIDC token",
