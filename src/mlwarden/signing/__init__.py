@@ -33,11 +33,11 @@ from mlwarden.signing.keys import (
 from mlwarden.signing.trust import Authenticated, CertificateTrust, KeyTrust, Signer, Trust
 
 __all__ = [
-    "Authenticated",
     "BUNDLE_MEDIA_TYPE",
+    "PREDICATE_TYPE",
+    "Authenticated",
     "CertificateTrust",
     "KeyTrust",
-    "PREDICATE_TYPE",
     "Signer",
     "SigningError",
     "Trust",
