@@ -152,17 +152,17 @@ def _buffer() -> memoryview:
     return view
 
 
-def _new_hasher(algorithm: str, size: int) -> _Hasher:
+def _new_hasher(algorithm: str, threaded: bool) -> _Hasher:
     if algorithm == "sha256":
         return hashlib.sha256()
     import blake3  # noqa: PLC0415 - optional speed-up, imported only when asked for
 
-    threads = blake3.blake3.AUTO if size >= _BLAKE3_THREADED_MIN else 1
+    threads = blake3.blake3.AUTO if threaded else 1
     hasher: _Hasher = blake3.blake3(max_threads=threads)
     return hasher
 
 
-def _hash_task(task: _Task, algorithm: str, progress: ProgressCallback | None) -> str:
+def _hash_task(task: _Task, algorithm: str, threaded_min: int, progress: ProgressCallback | None) -> str:
     file = task.file
     flags = _O_FLAGS if file.via_symlink else _O_FLAGS | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -173,7 +173,7 @@ def _hash_task(task: _Task, algorithm: str, progress: ProgressCallback | None) -
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode) or _file_stat(before) != file.stat:
             raise HashingError(f"file changed while the model was being hashed: {file.path}")
-        hasher = _new_hasher(algorithm, task.size)
+        hasher = _new_hasher(algorithm, task.size >= threaded_min)
         end = file.stat.size if task.end is None else task.end
         if task.size >= _MMAP_MIN and _looks_cached(fd, task.start, end):
             _feed_mmap(fd, hasher, task.start, end, progress)
@@ -349,9 +349,12 @@ def hash_model(
             to_hash.append(f)
     tasks = _tasks(to_hash, config)
     workers = config.max_workers or os.cpu_count() or 1
+    # BLAKE3's own threads cost CPU efficiency; use them only for a task bigger than a fair share of
+    # the work, which would otherwise leave the other workers idle (one big file, say).
+    threaded_min = max(_BLAKE3_THREADED_MIN, sum(t.size for t in tasks) // workers + 1)
     if tasks:
         with ThreadPoolExecutor(max_workers=min(workers, len(tasks)), thread_name_prefix="mlw-hash") as pool:
-            digests = list(pool.map(lambda t: _hash_task(t, config.algorithm, progress), tasks))
+            digests = list(pool.map(lambda t: _hash_task(t, config.algorithm, threaded_min, progress), tasks))
         resources.extend(
             ResourceDigest(_item_name(t, config), config.algorithm, d)
             for t, d in zip(tasks, digests, strict=True)

@@ -233,9 +233,9 @@ def test_incremental_reuses_unchanged_files_only(model: Path, monkeypatch: pytes
     hashed: list[str] = []
     real = engine_mod._hash_task
 
-    def counting(task: engine_mod._Task, algorithm: str, progress: object) -> str:
+    def counting(task: engine_mod._Task, algorithm: str, threaded_min: int, progress: object) -> str:
         hashed.append(task.file.name)
-        return real(task, algorithm, None)
+        return real(task, algorithm, threaded_min, None)
 
     monkeypatch.setattr(engine_mod, "_hash_task", counting)
     (model / "config.json").write_bytes(b'{"a": 2}')
