@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from mlwarden.cli._io import password_from_env, read_input, say, write_atomic
+
 if TYPE_CHECKING:
     import datetime as dt
 
@@ -132,10 +134,6 @@ def add_data_commands(
     verify.set_defaults(handler=_cmd_verify)
 
 
-def _say(line: str) -> None:
-    print(line, file=sys.stderr)
-
-
 def _created() -> dt.datetime | None:
     """``SOURCE_DATE_EPOCH`` (reproducible builds) when set, else now."""
     import datetime as dt  # noqa: PLC0415
@@ -177,7 +175,6 @@ def _inside(path: Path, root: Path) -> str | None:
 def _cmd_manifest(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
 
-    from mlwarden.cli.main import _password, _read, _write_atomic  # noqa: PLC0415
     from mlwarden.errors import UsageError  # noqa: PLC0415
     from mlwarden.provenance.dataset import build_manifest, load_manifest  # noqa: PLC0415
 
@@ -187,11 +184,11 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
         )
     limits = _limits(args)
     key: bytes | None = None
-    password = _password(args.password_env)
+    password = password_from_env(args.password_env)
     if args.key is not None:  # a wrong key or password fails now, not after hashing the dataset
         from mlwarden.signing import load_private_key  # noqa: PLC0415
 
-        key = _read(args.key, "key")
+        key = read_input(args.key, "key")
         load_private_key(key, password)
     previous = load_manifest(args.previous) if args.previous is not None else None
     ignore = list(args.ignore)
@@ -223,7 +220,7 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
         def write(out: TextIO) -> None:
             out.write(text)
 
-        _write_atomic(args.output, write)
+        write_atomic(args.output, write)
     elif args.format == "json":
         sys.stdout.write(text)
     if args.format == "table":
@@ -232,22 +229,21 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
         if args.format == "json":  # the table lists them itself
             for entry in manifest.files:
                 for warning in entry.warnings:
-                    _say(f"mlwarden: warning: {entry.path}: {warning}")
+                    say(f"mlwarden: warning: {entry.path}: {warning}")
         if args.output is not None:
             what = "signed manifest" if args.key is not None else "manifest"
             rows = manifest.total_rows
-            _say(
+            say(
                 f"mlwarden: wrote {what} of {len(manifest.files)} file(s)"
                 + (f", {rows} row(s)" if rows is not None and manifest.rows_counted else "")
                 + f" to {args.output} (Merkle root {manifest.merkle_root})"
             )
         if manifest.previous is not None:
-            _say(f"mlwarden: since the previous manifest: {manifest.previous.diff.summary()}")
+            say(f"mlwarden: since the previous manifest: {manifest.previous.diff.summary()}")
     return EXIT_OK
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from mlwarden.cli.main import _read  # noqa: PLC0415
     from mlwarden.provenance.dataset import (  # noqa: PLC0415
         DatasetManifest,
         DatasetVerificationError,
@@ -267,7 +263,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             )
         from mlwarden.signing import KeyTrust, verify_statement  # noqa: PLC0415
 
-        statement, signer = verify_statement(document, KeyTrust(_read(args.key, "public key")))
+        statement, signer = verify_statement(document, KeyTrust(read_input(args.key, "public key")))
         manifest = DatasetManifest.from_statement(statement)
     else:
         if args.key is not None:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from mlwarden.cli._io import password_from_env, read_input, say, write_atomic
 from mlwarden.cli.exit_codes import EXIT_OK
-from mlwarden.errors import MlwardenError, UsageError
+from mlwarden.errors import UsageError
 
 if TYPE_CHECKING:
     from mlwarden.hashing import HashingConfig
@@ -136,37 +135,6 @@ def add_train_command(commands: argparse._SubParsersAction[P], parser_class: typ
     train.set_defaults(handler=_cmd_train)
 
 
-def _say(line: str) -> None:
-    print(line, file=sys.stderr)
-
-
-def _read(path: Path, what: str) -> bytes:
-    """A file's bytes; ``env:NAME`` reads the PEM from $NAME instead (keys from CI secrets)."""
-    if str(path).startswith("env:"):
-        var = str(path)[4:]
-        value = os.environ.get(var)
-        if not value:
-            raise UsageError(f"{what}: ${var} is not set or empty", hint=f"export {var} with the PEM text")
-        return value.encode()
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise MlwardenError(
-            f"cannot read {what} {path}: {exc.strerror or exc}", hint="check the path"
-        ) from None
-
-
-def _password(var: str | None) -> bytes | None:
-    if var is None:
-        return None
-    value = os.environ.get(var)
-    if value is None:
-        raise UsageError(
-            f"--password-env: ${var} is not set", hint=f"export {var}=... or leave the key unencrypted"
-        )
-    return value.encode()
-
-
 def _command(args: argparse.Namespace) -> list[str]:
     command = list(args.command)
     if command[:1] == ["--"]:  # argparse keeps the separator in a REMAINDER
@@ -214,33 +182,6 @@ def _hashing_config(args: argparse.Namespace, provenance: Path) -> HashingConfig
     return config.add_ignore_paths(ignore).set_allow_symlinks(args.allow_symlinks)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write beside ``path`` and rename, so a failure never leaves half a provenance file.
-
-    The file gets the usual permissions (0666 less the umask), not the temporary file's 0600:
-    provenance is meant to be shared.
-    """
-    tmp: Path | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=path.parent, delete=False, prefix=f".{path.name}.", suffix=".tmp"
-        ) as fh:
-            tmp = Path(fh.name)
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)
-        tmp.replace(path)
-    except OSError as exc:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-        raise MlwardenError(
-            f"training succeeded but the provenance could not be written to {path}: {exc.strerror or exc}",
-            hint="choose a writable --provenance",
-        ) from None
-
-
 def _signing_key(args: argparse.Namespace) -> tuple[bytes, bytes | None] | None:
     """The private key and password, checked before training so a bad key cannot waste the run."""
     if args.key is None:
@@ -249,7 +190,7 @@ def _signing_key(args: argparse.Namespace) -> tuple[bytes, bytes | None] | None:
         return None
     from mlwarden.signing import load_private_key  # noqa: PLC0415
 
-    pem, password = _read(args.key, "key"), _password(args.password_env)
+    pem, password = read_input(args.key, "key"), password_from_env(args.password_env)
     load_private_key(pem, password)
     return pem, password
 
@@ -282,7 +223,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise UsageError("--data-key needs --data", hint="name the dataset manifests to verify")
         from mlwarden.signing import KeyTrust  # noqa: PLC0415
 
-        trust = KeyTrust(_read(args.data_key, "public key"))
+        trust = KeyTrust(read_input(args.data_key, "public key"))
 
     run = run_training(
         command,
@@ -303,8 +244,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         text = dump_bundle(sign_statement(statement, key[0], password=key[1]))
     else:
         text = json.dumps(statement, indent=2, ensure_ascii=False) + "\n"
-    _write_atomic(provenance, text)
-    _say(_summary(run, provenance, signed=key is not None))
+    write_atomic(provenance, text, what="--provenance")
+    say(_summary(run, provenance, signed=key is not None))
     return EXIT_OK
 
 

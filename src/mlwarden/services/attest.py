@@ -29,7 +29,10 @@ PREDICATE_TYPES = {
     "scan": "https://mlwarden.dev/attestation/scan/v1",
     "capability": "https://mlwarden.dev/attestation/capability/v1",
     "provenance": "https://slsa.dev/provenance/v1",
+    "approval": "https://mlwarden.dev/attestation/approval/v1",
+    "dataset": "https://mlwarden.dev/attestation/dataset-manifest/v1",
 }
+COMPUTED_KINDS = ("scan", "capability")
 KINDS_BY_TYPE = {uri: kind for kind, uri in PREDICATE_TYPES.items()}
 
 
@@ -113,6 +116,7 @@ class Attestation:
     predicate: dict[str, Any]
     signer: Signer
     source: str
+    subject_digests: tuple[str, ...] = ()
 
 
 @dataclass
@@ -120,15 +124,14 @@ class AttestationCheck:
     """What was found in an attestation folder for one model root digest."""
 
     found: list[Attestation] = field(default_factory=list)
+    foreign: list[Attestation] = field(default_factory=list)  # authentic, but about other bytes
     rejected: list[str] = field(default_factory=list)  # "<file>: <why>"
 
     def kinds(self) -> set[str]:
         return {a.kind for a in self.found}
 
 
-def collect_attestations(
-    folder: Path, root_digest: str, anchors: Sequence[Trust], *, model_name: str | None = None
-) -> AttestationCheck:
+def collect_attestations(folder: Path, root_digest: str, anchors: Sequence[Trust]) -> AttestationCheck:
     """Every ``*.json`` bundle in ``folder`` signed by one of ``anchors`` about ``root_digest``.
 
     Bundles that do not authenticate or are about other bytes are listed in ``rejected`` with the
@@ -148,25 +151,26 @@ def collect_attestations(
             check.rejected.append(f"{file.name}: {why}")
             continue
         subjects = body.get("subject")
-        digests = (
-            [s.get("digest", {}).get("sha256") for s in subjects if isinstance(s, dict)]
-            if isinstance(subjects, list)
-            else []
+        digests = tuple(
+            str(s["digest"]["sha256"])
+            for s in (subjects if isinstance(subjects, list) else [])
+            if isinstance(s, dict) and isinstance(s.get("digest"), dict) and "sha256" in s["digest"]
         )
-        if root_digest not in digests:
-            check.rejected.append(f"{file.name}: about other bytes (subject is not root {root_digest[:16]}…)")
-            continue
         predicate_type = str(body.get("predicateType", ""))
         predicate = body.get("predicate")
-        check.found.append(
-            Attestation(
-                KINDS_BY_TYPE.get(predicate_type, predicate_type),
-                predicate_type,
-                predicate if isinstance(predicate, dict) else {},
-                signer,
-                file.name,
-            )
+        attestation = Attestation(
+            KINDS_BY_TYPE.get(predicate_type, predicate_type),
+            predicate_type,
+            predicate if isinstance(predicate, dict) else {},
+            signer,
+            file.name,
+            digests,
         )
+        if root_digest in digests:
+            check.found.append(attestation)
+        else:
+            check.foreign.append(attestation)
+            check.rejected.append(f"{file.name}: about other bytes (subject is not root {root_digest[:16]}…)")
     return check
 
 
