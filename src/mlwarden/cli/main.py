@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from mlwarden import __version__
+from mlwarden.cli._io import password_from_env, read_input, say, write_atomic
+from mlwarden.cli._signing import add_trust_options, signing_material, trust_anchors
 from mlwarden.cli.data import add_data_commands
 from mlwarden.cli.exit_codes import EXIT_DENIED, EXIT_ERROR, EXIT_OK
 from mlwarden.cli.train import add_train_command
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from mlwarden.core.config import Settings
     from mlwarden.hashing import HashingConfig, Manifest
     from mlwarden.scanning import ScanConfig
-    from mlwarden.signing import Trust
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -287,19 +287,7 @@ def _add_signing_commands(commands: argparse._SubParsersAction[_Parser]) -> None
     verify.add_argument(
         "--signature", required=True, action="append", type=Path, metavar="SIG", help="a bundle (repeatable)"
     )
-    trust = verify.add_argument_group("trust (at least one; each is a required signer)")
-    trust.add_argument(
-        "--key", action="append", default=[], type=Path, metavar="PUB", help="PEM public key (or env:VAR)"
-    )
-    trust.add_argument(
-        "--cert-identity", action="append", default=[], metavar="ID", help="certificate SAN or subject CN"
-    )
-    trust.add_argument("--ca", action="append", default=[], type=Path, metavar="CA", help="PEM root CA(s)")
-    trust.add_argument(
-        "--sigstore-identity", action="append", default=[], metavar="ID", help="Sigstore identity"
-    )
-    trust.add_argument("--issuer", metavar="URL", help="OIDC issuer of --sigstore-identity")
-    trust.add_argument("--trusted-root", type=Path, metavar="FILE", help="pinned Sigstore trusted_root.json")
+    add_trust_options(verify)
     attest_group = verify.add_argument_group("attestations")
     attest_group.add_argument(
         "--attestations", type=Path, metavar="DIR", help="folder of signed attestations"
@@ -356,10 +344,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_ERROR
         return handler(args)
     except MlwardenError as exc:
-        _say(f"mlwarden: error: {exc.diagnostics()}")
+        say(f"mlwarden: error: {exc.diagnostics()}")
         return exc.exit_code
     except KeyboardInterrupt:
-        _say("mlwarden: interrupted; nothing was decided")
+        say("mlwarden: interrupted; nothing was decided")
         return EXIT_ERROR
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (| head); nothing more to say
@@ -367,15 +355,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the one funnel: no traceback reaches a user
         if os.environ.get("MLWARDEN_DEBUG"):
             raise
-        _say(
+        say(
             f"mlwarden: internal error: {type(exc).__name__}: {exc}; "
             "rerun with MLWARDEN_DEBUG=1 and report it with the traceback"
         )
         return EXIT_ERROR
-
-
-def _say(line: str) -> None:
-    print(line, file=sys.stderr)
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
@@ -400,12 +384,12 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
         capability = classify_scan(report, CapabilityConfig.from_settings(settings.get("capability", {})))
     if args.output is not None:
-        _write_atomic(
+        write_atomic(
             args.output, lambda out: render(report, fmt, out, threshold=threshold, capability=capability)
         )
         if not args.quiet:
             top = report.max_severity
-            _say(
+            say(
                 f"mlwarden: wrote {fmt.value} report for {len(report.files)} file(s) to {args.output} "
                 f"(highest severity: {top.label if top is not None else 'none'})"
             )
@@ -441,9 +425,9 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     result = classify_scan(report, config)
     fmt = OutputFormat(args.format)
     if args.output is not None:
-        _write_atomic(args.output, lambda out: render_capability(result, fmt, out))
+        write_atomic(args.output, lambda out: render_capability(result, fmt, out))
         if not args.quiet:
-            _say(
+            say(
                 f"mlwarden: wrote {fmt.value} capability report for {len(result.bundles)} bundle(s) to "
                 f"{args.output} (highest severity: {result.severity})"
             )
@@ -453,21 +437,6 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     if args.fail_on == "never":
         return EXIT_OK
     return EXIT_DENIED if order.index(result.severity) >= order.index(args.fail_on) else EXIT_OK
-
-
-def _write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
-    """Write to a temporary file beside ``path`` and rename, so a failure never leaves half a report."""
-    directory = path.parent if str(path.parent) else Path()
-    try:
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=directory, delete=False, prefix=f".{path.name}.", suffix=".tmp"
-        ) as tmp:
-            write(tmp)  # type: ignore[arg-type]  # a text file object, as TextIO describes
-        Path(tmp.name).replace(path)
-    except OSError as exc:
-        raise MlwardenError(
-            f"cannot write {path}: {exc.strerror or exc}", hint="choose a writable --output path"
-        ) from None
 
 
 class _progress:  # noqa: N801 - used as a context manager function
@@ -511,33 +480,6 @@ class _progress:  # noqa: N801 - used as a context manager function
             self._bar.stop()  # type: ignore[attr-defined]
 
 
-def _read(path: Path, what: str) -> bytes:
-    """A file's bytes; ``env:NAME`` reads the PEM from $NAME instead (keys from CI secrets)."""
-    if str(path).startswith("env:"):
-        var = str(path)[4:]
-        value = os.environ.get(var)
-        if not value:
-            raise UsageError(f"{what}: ${var} is not set or empty", hint=f"export {var} with the PEM text")
-        return value.encode()
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise MlwardenError(
-            f"cannot read {what} {path}: {exc.strerror or exc}", hint="check the path"
-        ) from None
-
-
-def _password(var: str | None) -> bytes | None:
-    if var is None:
-        return None
-    value = os.environ.get(var)
-    if value is None:
-        raise UsageError(
-            f"--password-env: ${var} is not set", hint=f"export {var}=... or leave the key unencrypted"
-        )
-    return value.encode()
-
-
 def _hashing_config(args: argparse.Namespace, extra_ignore: tuple[str, ...] = ()) -> HashingConfig:
     from mlwarden.hashing import HashingConfig  # noqa: PLC0415
 
@@ -577,7 +519,7 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"{path} already exists", hint="choose another --out; keys are never overwritten"
             )
-    password = _password(args.password_env)
+    password = password_from_env(args.password_env)
     private = generate_key(args.curve, password)
     try:
         fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -588,22 +530,8 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
         raise MlwardenError(
             f"cannot write {exc.filename}: {exc.strerror}", hint="choose a writable --out"
         ) from None
-    _say(f"mlwarden: wrote {args.out} (private, mode 600) and {public}")
+    say(f"mlwarden: wrote {args.out} (private, mode 600) and {public}")
     return EXIT_OK
-
-
-def _signing_material(args: argparse.Namespace) -> tuple[bytes, bytes | None]:
-    """The private key PEM and, for the certificate method, the leaf + chain PEM."""
-    if args.key is None:
-        raise UsageError(
-            "no signing key given", hint="pass --key KEY (and --cert CERT for the certificate method)"
-        )
-    chain = None
-    if args.cert is not None:
-        chain = _read(args.cert, "certificate") + b"".join(_read(c, "certificate chain") for c in args.chain)
-    elif args.chain:
-        raise UsageError("--chain needs --cert", hint="pass the leaf certificate with --cert")
-    return _read(args.key, "key"), chain
 
 
 def _cmd_sign(args: argparse.Namespace) -> int:
@@ -621,8 +549,8 @@ def _cmd_sign(args: argparse.Namespace) -> int:
             )
         bundle = _sign_sigstore(args, config)
     else:
-        key, chain = _signing_material(args)
-        password = _password(args.password_env)
+        key, chain = signing_material(args)
+        password = password_from_env(args.password_env)
         manifest = _incremental_manifest(args, config, key, password, output) if args.incremental else None
         bundle = sign(args.path, key, config, password=password, certificate_chain=chain, manifest=manifest)
     text = dump_bundle(bundle)
@@ -630,8 +558,8 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     def write(out: TextIO) -> None:
         out.write(text)
 
-    _write_atomic(output, write)
-    _say(f"mlwarden: signed {args.path}; bundle written to {output}")
+    write_atomic(output, write)
+    say(f"mlwarden: signed {args.path}; bundle written to {output}")
     return EXIT_OK
 
 
@@ -648,11 +576,11 @@ def _incremental_manifest(
     manifest = hash_model(args.path, config, previous=previous)
     save_state(manifest, state)
     if previous is None:
-        _say("mlwarden: incremental: no previous signature by this key to reuse; hashed every file")
+        say("mlwarden: incremental: no previous signature by this key to reuse; hashed every file")
     else:
         old = {(r.name, r.digest) for r in previous.resources}
         reused = sum((r.name, r.digest) in old for r in manifest.resources)
-        _say(f"mlwarden: incremental: reused {reused} of {len(manifest.resources)} digest(s) from {output}")
+        say(f"mlwarden: incremental: reused {reused} of {len(manifest.resources)} digest(s) from {output}")
     return manifest
 
 
@@ -671,51 +599,21 @@ def _sign_sigstore(args: argparse.Namespace, config: HashingConfig) -> dict[str,
     )
 
 
-def _trust_anchors(args: argparse.Namespace) -> list[Trust]:
-    """Every trust option of verify, each one a signer that must be matched."""
-    from mlwarden.signing import CertificateTrust, KeyTrust  # noqa: PLC0415
-
-    anchors: list[Trust] = [KeyTrust(_read(path, "public key")) for path in args.key]
-    if args.cert_identity or args.ca:
-        if not (args.cert_identity and args.ca):
-            raise UsageError("--cert-identity and --ca go together", hint="pass both, e.g. --ca ca.pem")
-        cas = [_read(path, "CA certificates") for path in args.ca]
-        anchors.extend(CertificateTrust(cas, identity) for identity in args.cert_identity)
-    if args.sigstore_identity or args.issuer or args.trusted_root:
-        if not (args.sigstore_identity and args.issuer and args.trusted_root):
-            raise UsageError(
-                "--sigstore-identity, --issuer and --trusted-root go together",
-                hint="pin the identity, its OIDC issuer and the trusted_root.json to verify offline",
-            )
-        from mlwarden.signing.sigstore import SigstoreTrust  # noqa: PLC0415
-
-        anchors.extend(
-            SigstoreTrust(args.trusted_root, identity, args.issuer) for identity in args.sigstore_identity
-        )
-    if not anchors:
-        raise UsageError(
-            "no trust option given",
-            hint="pass --key PUB, --cert-identity ID --ca CA, or --sigstore-identity ID --issuer URL "
-            "--trusted-root FILE",
-        )
-    return anchors
-
-
 def _cmd_verify(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
 
     from mlwarden.services.attest import collect_attestations, require  # noqa: PLC0415
     from mlwarden.signing import KeyTrust, pair_signatures, verify_all  # noqa: PLC0415
 
-    anchors = _trust_anchors(args)
-    bundles = [_read(path, "signature") for path in args.signature]
+    anchors = trust_anchors(args)
+    bundles = [read_input(path, "signature") for path in args.signature]
     if args.require_attestation and args.attestations is None:
         raise UsageError("--require-attestation needs --attestations DIR", hint="pass the attestation folder")
     result = verify_all(args.path, pair_signatures(bundles, anchors))
     manifest = result.manifest
     attested = None
     if args.attestations is not None:
-        attestation_anchors = [KeyTrust(_read(p, "public key")) for p in args.attestation_key] or anchors
+        attestation_anchors = [KeyTrust(read_input(p, "public key")) for p in args.attestation_key] or anchors
         attested = collect_attestations(args.attestations, manifest.root_digest, attestation_anchors)
         require(attested, args.require_attestation)
     if args.format == "json":
@@ -768,9 +666,9 @@ def _cmd_attest(args: argparse.Namespace) -> int:
             f"unknown attestation type {kind!r}",
             hint="use scan, capability, provenance or a predicate type URI",
         )
-    key, chain = _signing_material(args)
+    key, chain = signing_material(args)
     if args.predicate is not None:
-        predicate_type, predicate = predicate_from_file(kind, _read(args.predicate, "predicate"))
+        predicate_type, predicate = predicate_from_file(kind, read_input(args.predicate, "predicate"))
     elif kind in ("scan", "capability"):
         predicate_type, predicate = (
             PREDICATE_TYPES[kind],
@@ -791,7 +689,7 @@ def _cmd_attest(args: argparse.Namespace) -> int:
         predicate=predicate,
         predicate_type=predicate_type,
         config=_hashing_config(args, extra),
-        password=_password(args.password_env),
+        password=password_from_env(args.password_env),
         certificate_chain=chain,
     )
     text = dump_bundle(bundle)
@@ -799,6 +697,6 @@ def _cmd_attest(args: argparse.Namespace) -> int:
     def write(out: TextIO) -> None:
         out.write(text)
 
-    _write_atomic(output, write)
-    _say(f"mlwarden: wrote {kind} attestation for {args.path} to {output}")
+    write_atomic(output, write)
+    say(f"mlwarden: wrote {kind} attestation for {args.path} to {output}")
     return EXIT_OK
