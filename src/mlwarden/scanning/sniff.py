@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickletools
 import struct
 
 from mlwarden.scanning.interface import Blob, FileSniff
@@ -37,6 +38,7 @@ _ZIP64_EOCD_LOCATOR = b"PK\x06\x07"
 _PICKLE_PROTOCOL_0_1_STARTS = frozenset(
     b"(cK}]).NI]JFSVXUGc\x8c\x95LMPTBC\x82\x83\x84\x88\x89\x8a\x8b\x8d\x8e\x8f\x96\x97"
 )
+_PICKLE_OPCODES = frozenset(ord(op.code) for op in pickletools.opcodes if len(op.code) == 1)
 _TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}
 
 
@@ -68,7 +70,7 @@ def sniff(blob: Blob) -> FileSniff:
         return FileSniff("lzma")  # legacy .lzma ("alone") stream, as joblib's compress="lzma" writes
     if len(head) >= 262 and head[257:262] == b"ustar":
         return FileSniff("tar")
-    if head[:1] == b"\x80" and len(head) > 1:
+    if head[:1] == b"\x80" and len(head) > 1 and not _safetensors_not_pickle(blob, head):
         # A PROTO header; an unknown protocol number still goes to the pickle scanner, which reports it.
         return FileSniff("pickle", f"protocol {head[1]}")
     if _is_safetensors(blob, head):
@@ -89,6 +91,16 @@ def sniff(blob: Blob) -> FileSniff:
 def _zip_trailer(blob: Blob) -> bool:
     tail = blob.tail(65_557)  # 22-byte end record + up to 64 KiB comment
     return _EOCD in tail or _ZIP64_EOCD_LOCATOR in tail
+
+
+def _safetensors_not_pickle(blob: Blob, head: bytes) -> bool:
+    """A safetensors header length whose low byte is 0x80 reads as a PROTO opcode (1 file in 32).
+
+    It is safetensors, and can never load as a pickle, only when the byte after PROTO's argument is
+    not a pickle opcode: pickle.load would fail right there. A file whose third byte *is* an opcode
+    stays a pickle, so a pickle/safetensors polyglot is still scanned as the pickle it can be.
+    """
+    return len(head) > 2 and head[2] not in _PICKLE_OPCODES and _is_safetensors(blob, head)
 
 
 def _is_safetensors(blob: Blob, head: bytes) -> bool:

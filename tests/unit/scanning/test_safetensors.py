@@ -143,3 +143,31 @@ def test_every_prefix_is_handled_without_raising(tmp_path: Path) -> None:
     for end in range(len(data) + 1):
         _direct(data[:end])
     assert ("safetensors/out-of-bounds", Severity.HIGH) in _rules(_direct(data[:-4]))
+
+
+def test_header_length_ending_in_0x80_is_still_safetensors(tmp_path: Path) -> None:
+    """One header length in 32 starts with the byte of pickle's PROTO opcode; the real library writes it."""
+    for extra in range(300):
+        path = tmp_path / f"m{extra}.safetensors"
+        save_file({"w" + "x" * extra: np.zeros(2, dtype=np.float32)}, path)
+        data = path.read_bytes()
+        if data[0] == 0x80:
+            break
+    else:
+        pytest.fail("no header length ending in 0x80 within 300 names")
+    report = scan_bytes(data, "m.safetensors")
+    assert report.format == "safetensors"
+    assert report.findings == []
+
+
+def test_pickle_safetensors_polyglot_is_scanned_as_the_pickle(tmp_path: Path) -> None:
+    """PROTO 2 then SHORT_BINBYTES swallowing the rest of the length and the '{': pickle.load runs it."""
+    payload = pickle.dumps(print, protocol=2)[2:]  # the stream after PROTO: GLOBAL builtins print, STOP
+    head = b"\x80\x02C\x05\x00\x00\x00\x00{"  # SHORT_BINBYTES of 5 bytes, ending with the JSON's '{'
+    (n,) = struct.unpack_from("<Q", head)
+    body = head + b"0" + payload  # POP the bytes, then the payload
+    data = body + b"\x00" * (n + 8 - len(body))
+    assert pickle.loads(data) is print  # it really is a pickle
+    report = scan_bytes(data, "model.safetensors")
+    assert report.format == "pickle"
+    assert any(f.construct == "builtins.print" for f in report.findings)
