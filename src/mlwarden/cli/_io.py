@@ -54,7 +54,6 @@ def write_atomic(path: Path, content: str | Callable[[TextIO], None], *, what: s
     directory = path.parent if str(path.parent) else Path()
     tmp: Path | None = None
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(
             "w", encoding="utf-8", dir=directory, delete=False, prefix=f".{path.name}.", suffix=".tmp"
         ) as fh:
