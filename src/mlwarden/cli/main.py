@@ -19,6 +19,9 @@ from mlwarden.cli._io import password_from_env, read_input, say, write_atomic
 from mlwarden.cli._signing import add_trust_options, signing_material, trust_anchors
 from mlwarden.cli.data import add_data_commands
 from mlwarden.cli.exit_codes import EXIT_DENIED, EXIT_ERROR, EXIT_OK
+from mlwarden.cli.gate import add_gate_commands
+from mlwarden.cli.policy import add_policy_commands
+from mlwarden.cli.quickstart import add_quickstart_command
 from mlwarden.cli.train import add_train_command
 from mlwarden.errors import MlwardenError, UsageError
 
@@ -152,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_signing_commands(commands)
     add_data_commands(commands, _Parser)
     add_train_command(commands, _Parser)
+    add_gate_commands(commands, _Parser)
+    add_policy_commands(commands, _Parser)
+    add_quickstart_command(commands, _Parser)
     return parser
 
 
