@@ -111,7 +111,6 @@ def add_gate_commands(commands: argparse._SubParsersAction[P], parser_class: typ
 
 def _cmd_gate(args: argparse.Namespace) -> int:
     from mlwarden.core.config import load_settings  # noqa: PLC0415
-    from mlwarden.policy import Decision, InvalidPolicyError, render_decision  # noqa: PLC0415
     from mlwarden.services.gate import GateRequest, run_gate  # noqa: PLC0415
     from mlwarden.signing import KeyTrust  # noqa: PLC0415
 
@@ -130,13 +129,20 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         settings=load_settings(args.config),
     )
     try:
-        result = run_gate(request)
-    except InvalidPolicyError as err:  # a missing, empty or invalid policy denies, with the reason
+        result = run_gate(request)  # imports the policy engine on a thread while the model is hashed
+    except MlwardenError as err:
+        from mlwarden.policy import Decision, InvalidPolicyError, render_decision  # noqa: PLC0415
+
+        if not isinstance(err, InvalidPolicyError):
+            raise
+        # A missing, empty or invalid policy denies, with the reason.
         say(f"mlwarden: denied: {err.diagnostics()}")
         decision = Decision.from_error(err, source=args.policy)
         if args.format != "table":  # machines reading JSON or SARIF see the deny too
             _emit(args, lambda out: render_decision(decision, args.format, out), allowed=False)
         return EXIT_DENIED
+    from mlwarden.policy import render_decision  # noqa: PLC0415 - already imported by run_gate
+
     if args.evidence_out is not None:
         text = json.dumps(result.evidence, indent=2, ensure_ascii=False) + "\n"
         write_atomic(args.evidence_out, text, what="--evidence-out")

@@ -29,7 +29,7 @@ from mlwarden.hashing.errors import HashingError
 from mlwarden.hashing.manifest import FileStat, Manifest, ResourceDigest
 
 _CHUNK = 2 * 1024 * 1024  # read buffer per thread: small files, and ranges not in the page cache
-_MMAP_CHUNK = 4 * 1024 * 1024
+_MMAP_CHUNK = 32 * 1024 * 1024  # few GIL hand-offs per file, so other threads barely slow hashing
 _MMAP_MIN = 4 * 1024 * 1024
 _CACHE_PROBES = 16
 _PIPELINE_MIN = 64 * 1024 * 1024  # cold ranges this large overlap reading with hashing

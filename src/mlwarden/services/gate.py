@@ -24,7 +24,7 @@ from mlwarden.signing import Trust, VerificationError, pair_signatures, verify_a
 
 if TYPE_CHECKING:
     from mlwarden.capability import CapabilityReport
-    from mlwarden.policy import Decision
+    from mlwarden.policy import Decision, Policy
     from mlwarden.scanning import ScanReport
 
 EVIDENCE_VERSION = 1
@@ -55,32 +55,58 @@ class GateResult:
 
 
 def run_gate(request: GateRequest) -> GateResult:
-    """Collect the evidence and evaluate the policy (or ask OPA); never raises for a deny."""
-    from mlwarden.policy import evaluate, load_policy  # noqa: PLC0415
+    """Collect the evidence and evaluate the policy (or ask OPA); never raises for a deny.
 
+    The policy is imported, parsed and compiled on a second thread while the model is hashed, so the
+    gate costs little more than the hash. Raises ``InvalidPolicyError`` for a missing, empty or invalid
+    policy (callers deny).
+    """
     if not request.path.exists():
         raise MlwardenError(f"{request.path} does not exist", hint="give the model directory or file to gate")
-    policy = load_policy(request.policy)
-    evidence = collect_evidence(request)
     if request.opa_url:
         from mlwarden.policy.opa import evaluate_opa  # noqa: PLC0415
 
+        evidence = collect_evidence(request)
         return GateResult(evaluate_opa(request.opa_url, evidence), evidence)
+    if not _policy_exists(request.policy):
+        _load_policy(request.policy)  # raises now, before any byte is hashed
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlw-gate-policy") as pool:
+        loading = pool.submit(_load_policy, request.policy)
+        evidence = collect_evidence(request)
+        policy = loading.result()
+    from mlwarden.policy import evaluate  # noqa: PLC0415
+
     return GateResult(evaluate(policy, evidence), evidence)
+
+
+def _load_policy(name: str) -> Policy:
+    from mlwarden.policy import load_policy  # noqa: PLC0415
+
+    return load_policy(name)
+
+
+def _policy_exists(name: str) -> bool:
+    shipped = Path(__file__).resolve().parents[1] / "policy" / "shipped" / f"{name}.yaml"
+    return Path(name).is_file() or shipped.is_file()
 
 
 def collect_evidence(request: GateRequest) -> dict[str, Any]:
     """The evidence document (version 1) for ``request.path``."""
-    from mlwarden.capability import CapabilityConfig, classify_scan  # noqa: PLC0415
-    from mlwarden.scanning import ScanConfig, scan_paths  # noqa: PLC0415
-
     now = (request.now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    scan_config = ScanConfig.from_settings(request.settings.get("scan", {}))
+
+    def scan_and_classify() -> tuple[ScanReport, CapabilityReport]:
+        # Imported here too, so that loading the scanner overlaps hashing.
+        from mlwarden.capability import CapabilityConfig, classify_scan  # noqa: PLC0415
+        from mlwarden.scanning import ScanConfig, scan_paths  # noqa: PLC0415
+
+        report = scan_paths([request.path], ScanConfig.from_settings(request.settings.get("scan", {})))
+        config = CapabilityConfig.from_settings(request.settings.get("capability", {}))
+        return report, classify_scan(report, config)
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlw-gate-scan") as pool:
-        scanning = pool.submit(scan_paths, [request.path], scan_config)
+        scanning = pool.submit(scan_and_classify)  # reads headers and graphs while the bytes are hashed
         manifest, signatures = _hash_and_verify(request)
-        report = scanning.result()
-    capability = classify_scan(report, CapabilityConfig.from_settings(request.settings.get("capability", {})))
+        report, capability = scanning.result()
     attestations, approvals = _attestations(request, manifest)
     return {
         "evidence_version": EVIDENCE_VERSION,
@@ -275,19 +301,24 @@ def _read_small(path: Path, limit: int = 1 << 20) -> str | None:
 
 
 def _front_matter(text: str | None) -> dict[str, Any] | None:
-    """The YAML front matter of a Hugging Face style model card, read with the safe loader."""
+    """Top-level ``key: value`` scalars of a Hugging Face model card's front matter.
+
+    Only plain scalars are read (``license: apache-2.0``); a YAML library would cost more to import
+    than the whole rest of the metadata step, and nested keys are not needed here.
+    """
     if not text or not text.startswith("---"):
         return None
     end = text.find("\n---", 3)
     if end < 0:
         return None
-    import yaml  # noqa: PLC0415
-
-    try:
-        doc = yaml.safe_load(text[3:end])
-    except yaml.YAMLError:
-        return None
-    return doc if isinstance(doc, dict) else None
+    fields: dict[str, Any] = {}
+    for line in text[3:end].splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key and not key[0].isspace() and not key.startswith("#"):
+            value = value.split(" #", 1)[0].strip().strip("\"'")
+            if value:
+                fields[key.strip()] = value
+    return fields
 
 
 def _rfc3339(when: dt.datetime) -> str:
