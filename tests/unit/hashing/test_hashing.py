@@ -67,12 +67,12 @@ def test_large_multi_chunk_file_sha256_and_blake3(tmp_path: Path) -> None:
     m = hash_model(root, HashingConfig().use_blake3())
     assert m.resources[0].algorithm == "blake3"
     assert m.digests()["w.bin"] == blake3.blake3(data).hexdigest()
-    # Evicted from the page cache: the preadv path instead of the mapped one, same digests.
+    # Evicted from the page cache: the read path instead of the mapped one, same digests. (Eviction is
+    # best effort on a busy machine; test_pipelined_cold_reads_give_the_same_digests forces that path.)
     fd = os.open(root / "w.bin", os.O_RDONLY)
     try:
         os.fsync(fd)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        assert not engine_mod._looks_cached(fd, 0, len(data))
     finally:
         os.close(fd)
     assert hash_model(root).digests()["w.bin"] == hashlib.sha256(data).hexdigest()
