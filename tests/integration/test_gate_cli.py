@@ -156,6 +156,14 @@ def test_sarif_output_is_valid(ws: Path) -> None:
     sarif = json.loads((ws / "gate.sarif").read_text())
     jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
     assert sarif["runs"][0]["results"]
+    # From outside the working directory: absolute file URIs, which take no uriBaseId.
+    outside = run("gate", str(ws / "malicious"), "--policy", "baseline", "--format", "sarif", cwd=ws.parent)
+    locations = [
+        loc["physicalLocation"]["artifactLocation"]
+        for result in json.loads(outside.stdout)["runs"][0]["results"]
+        for loc in result.get("locations", [])
+    ]
+    assert locations and all(a["uri"].startswith("file:///") and "uriBaseId" not in a for a in locations)
 
 
 def test_missing_empty_or_invalid_policy_denies_in_one_line(ws: Path) -> None:

@@ -138,10 +138,7 @@ def _result(decision: Decision, outcome: RuleOutcome, rule_index: int) -> dict[s
         "ruleIndex": rule_index,
         "level": "error" if outcome.blocking else ("warning" if outcome.failed else "note"),
         "message": {"text": outcome.reason or outcome.outcome.value},
-        "locations": [
-            {"physicalLocation": {"artifactLocation": {"uri": _uri(p), "uriBaseId": "SRCROOT"}}}
-            for p in paths[:10]
-        ],
+        "locations": [{"physicalLocation": {"artifactLocation": _artifact_location(p)}} for p in paths[:10]],
         "properties": {"outcome": outcome.outcome.value, "enforcement": outcome.enforcement},
     }
     if decision.root_digest:
@@ -166,6 +163,12 @@ def _artifact(subject: str | None, file: str) -> str:
     if base.name == file or base.as_posix() == file:
         return subject
     return (base / file).as_posix()
+
+
+def _artifact_location(path: str) -> dict[str, str]:
+    """SARIF resolves ``uriBaseId`` only against relative URIs; an absolute one must stand alone."""
+    uri = _uri(path)
+    return {"uri": uri} if uri.startswith("file:") else {"uri": uri, "uriBaseId": "SRCROOT"}
 
 
 def _uri(path: str) -> str:
