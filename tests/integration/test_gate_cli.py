@@ -157,7 +157,7 @@ def test_sarif_output_is_valid(ws: Path) -> None:
     jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
     assert sarif["runs"][0]["results"]
     # From outside the working directory: absolute file URIs, which take no uriBaseId.
-    outside = run("gate", str(ws / "malicious"), "--policy", "baseline", "--format", "sarif", cwd=ws.parent)
+    outside = run("gate", str(ws / "malicious"), "--policy", "baseline", "--format", "sarif", cwd=ws / "benign")
     locations = [
         loc["physicalLocation"]["artifactLocation"]
         for result in json.loads(outside.stdout)["runs"][0]["results"]
