@@ -157,7 +157,9 @@ def test_sarif_output_is_valid(ws: Path) -> None:
     jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
     assert sarif["runs"][0]["results"]
     # From outside the working directory: absolute file URIs, which take no uriBaseId.
-    outside = run("gate", str(ws / "malicious"), "--policy", "baseline", "--format", "sarif", cwd=ws / "benign")
+    outside = run(
+        "gate", str(ws / "malicious"), "--policy", "baseline", "--format", "sarif", cwd=ws / "benign"
+    )
     locations = [
         loc["physicalLocation"]["artifactLocation"]
         for result in json.loads(outside.stdout)["runs"][0]["results"]
@@ -194,3 +196,36 @@ def test_gate_bad_input(ws: Path) -> None:
     assert past.returncode == 2 and "not in the future" in past.stderr
     inside = run("approve", "benign", "--key", "approver.pem", "--reason", "x", "-o", "benign/a.json", cwd=ws)
     assert inside.returncode == 2 and "inside the model" in inside.stderr
+
+
+def test_dataset_manifest_counts_through_the_models_provenance(ws: Path) -> None:
+    """data manifest (signed) -> train --data (provenance) -> attest -> gate requiring a dataset."""
+    data = ws / "data"
+    data.mkdir()
+    (data / "train.csv").write_text("x,y\n1,2\n3,4\n")
+    key = str(ws / "publisher.pem")
+    assert (
+        main(["data", "manifest", str(data), "--key", key, "-o", str(ws / "benign-att" / "data.json")]) == 0
+    )
+    model = ws / "trained"
+    script = "import os, pathlib; pathlib.Path(os.environ['MLWARDEN_OUTPUT_DIR'], 'w.txt').write_text('w')"
+    trained = run(
+        "train", "--data", "benign-att/data.json", "--data-key", "publisher.pub", "--output", "trained",
+        "--provenance", "prov.json", "--", sys.executable, "-c", script, cwd=ws,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    att = ws / "trained-att"
+    att.mkdir()
+    (att / "data.json").write_bytes((ws / "benign-att" / "data.json").read_bytes())
+    assert main(["attest", str(model), "--type", "provenance", "--predicate", str(ws / "prov.json"),
+                 "--key", key, "-o", str(att / "slsa.json")]) == 0  # fmt: skip
+    assert main(["sign", str(model), "--key", key, "-o", str(ws / "trained.sig")]) == 0
+    (ws / "needs-data.yaml").write_text(
+        "apiVersion: mlwarden.dev/policy/v1\nkind: Policy\nname: needs-data\nrules:\n"
+        "  - {id: data, type: attestations, require: [provenance, dataset]}\n"
+    )
+    allowed = gate(ws, "trained", "--format", "json", policy="needs-data.yaml")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    # Without the provenance that names it, the same signed manifest does not count.
+    (att / "slsa.json").unlink()
+    assert gate(ws, "trained", policy="needs-data.yaml").returncode == 1

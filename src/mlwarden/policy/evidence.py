@@ -180,7 +180,8 @@ class Evidence(_Strict):
     capability: Capability
     signatures: Signatures
     attestations: list[Attestation] = Field(
-        description="attestations whose signature verified and whose subject is subject.root_digest"
+        description="attestations whose signature verified and whose subject is subject.root_digest, "
+        "plus dataset manifests that a verified provenance attestation names as inputs"
     )
     approvals: list[Approval] = Field(
         description="verified approval attestations, for any digest: rules check the digest themselves"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mlwarden.errors import MlwardenError
 from mlwarden.hashing import HashingConfig, HashingError, Manifest, hash_model
 from mlwarden.services.approve import APPROVAL_PREDICATE_TYPE
-from mlwarden.services.attest import Attestation, collect_attestations
+from mlwarden.services.attest import Attestation, AttestationCheck, collect_attestations
 from mlwarden.signing import Trust, VerificationError, pair_signatures, verify_all
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ def _attestations(
         return [], []
     anchors = request.attestation_trust if request.attestation_trust is not None else request.trust
     check = collect_attestations(request.attestations, manifest.root_digest, list(anchors))
-    attestations = [_attestation(a) for a in check.found]
+    attestations = [_attestation(a) for a in [*check.found, *_linked_datasets(check)]]
     approvals = [
         _approval(a, digest)
         for a in [*check.found, *check.foreign]
@@ -161,6 +161,19 @@ def _attestations(
         for digest in a.subject_digests
     ]
     return attestations, approvals
+
+
+def _linked_datasets(check: AttestationCheck) -> list[Attestation]:
+    """Dataset manifests are about the data (their subject is its Merkle root), not the model; they
+    count for the model when a verified provenance attestation of the model names them as inputs."""
+    inputs = {
+        dep["digest"]["sha256"]
+        for a in check.found
+        if a.kind == "provenance"
+        for dep in a.predicate.get("buildDefinition", {}).get("resolvedDependencies", [])
+        if isinstance(dep, dict) and isinstance(dep.get("digest"), dict) and "sha256" in dep["digest"]
+    }
+    return [a for a in check.foreign if a.kind == "dataset" and inputs & set(a.subject_digests)]
 
 
 def _signer(attestation: Attestation) -> dict[str, Any]:
