@@ -276,8 +276,8 @@ def test_sarif_path_outside_cwd_is_an_absolute_file_uri(
     assert result.returncode == 1, result.stderr
     sarif = json.loads(result.stdout)
     assert_valid(sarif_validator, sarif)
-    uri = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-    assert uri == evil.resolve().as_uri()
+    artifact = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": evil.resolve().as_uri()}  # an absolute URI takes no uriBaseId
 
 
 # --------------------------------------------------------------------------- exit codes

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import enum
 import json
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mlwarden import __version__
+from mlwarden.core.sarif import artifact_location, sarif_log
 from mlwarden.core.types import Finding, Severity
 from mlwarden.scanning import ScanReport
 
 if TYPE_CHECKING:
     from mlwarden.capability import CapabilityReport, Hit
 
-SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _SARIF_LEVEL = {
     Severity.CRITICAL: "error",
     Severity.HIGH: "error",
@@ -222,29 +219,11 @@ def _sarif_log(findings: list[Finding], *, capability: CapabilityReport | None) 
             }
     index = {rule_id: i for i, rule_id in enumerate(rules)}
     results = [_sarif_result(f, index[f.rule_id]) for f in findings]
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "mlwarden",
-                        "version": __version__,
-                        "semanticVersion": __version__,
-                        "informationUri": "https://github.com/mlwarden/mlwarden",
-                        "rules": list(rules.values()),
-                    }
-                },
-                "originalUriBaseIds": {"SRCROOT": {"uri": Path.cwd().as_uri() + "/"}},
-                "results": results,
-            }
-        ],
-    }
+    return sarif_log(list(rules.values()), results)
 
 
 def _sarif_result(finding: Finding, rule_index: int) -> dict[str, Any]:
-    location: dict[str, Any] = {"artifactLocation": {"uri": _uri(finding.file), "uriBaseId": "SRCROOT"}}
+    location: dict[str, Any] = {"artifactLocation": artifact_location(finding.file)}
     if finding.offset is not None and finding.member is None:
         location["region"] = {"byteOffset": finding.offset}
     properties: dict[str, Any] = {"severity": finding.severity.label}
@@ -265,13 +244,3 @@ def _sarif_result(finding: Finding, rule_index: int) -> dict[str, Any]:
         "locations": [{"physicalLocation": location}],
         "properties": properties,
     }
-
-
-def _uri(path: str) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        rel = path
-    if rel.startswith(".."):
-        return Path(path).resolve().as_uri()
-    return Path(rel).as_posix().replace("%", "%25").replace(" ", "%20").replace("#", "%23")

@@ -9,17 +9,14 @@ dismissed with the waiver's owner and reason rather than hiding it.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote
 
-from mlwarden import __version__
+from mlwarden.core.sarif import artifact_location, sarif_log
 from mlwarden.errors import UsageError
 from mlwarden.policy.decision import Decision, Outcome, RuleOutcome
 
 FORMATS = ("table", "json", "sarif")
-SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _STYLE = {
     Outcome.PASS: "green",
     Outcome.FAIL: "bold red",
@@ -103,32 +100,14 @@ def to_sarif(decision: Decision) -> dict[str, Any]:
         for outcome in decision.outcomes
         if outcome.failed or outcome.outcome is Outcome.WAIVED
     ]
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "mlwarden",
-                        "version": __version__,
-                        "semanticVersion": __version__,
-                        "informationUri": "https://github.com/mlwarden/mlwarden",
-                        "rules": rules,
-                    }
-                },
-                "originalUriBaseIds": {"SRCROOT": {"uri": Path.cwd().as_uri() + "/"}},
-                "results": results,
-                "properties": {
-                    "decision": "allow" if decision.allowed else "deny",
-                    "policy": decision.policy,
-                    "mode": decision.mode,
-                    "engine": decision.engine,
-                    "rootDigest": decision.root_digest,
-                },
-            }
-        ],
+    properties = {
+        "decision": "allow" if decision.allowed else "deny",
+        "policy": decision.policy,
+        "mode": decision.mode,
+        "engine": decision.engine,
+        "rootDigest": decision.root_digest,
     }
+    return sarif_log(rules, results, properties)
 
 
 def _result(decision: Decision, outcome: RuleOutcome, rule_index: int) -> dict[str, Any]:
@@ -138,7 +117,7 @@ def _result(decision: Decision, outcome: RuleOutcome, rule_index: int) -> dict[s
         "ruleIndex": rule_index,
         "level": "error" if outcome.blocking else ("warning" if outcome.failed else "note"),
         "message": {"text": outcome.reason or outcome.outcome.value},
-        "locations": [{"physicalLocation": {"artifactLocation": _artifact_location(p)}} for p in paths[:10]],
+        "locations": [{"physicalLocation": {"artifactLocation": artifact_location(p)}} for p in paths[:10]],
         "properties": {"outcome": outcome.outcome.value, "enforcement": outcome.enforcement},
     }
     if decision.root_digest:
@@ -163,20 +142,3 @@ def _artifact(subject: str | None, file: str) -> str:
     if base.name == file or base.as_posix() == file:
         return subject
     return (base / file).as_posix()
-
-
-def _artifact_location(path: str) -> dict[str, str]:
-    """SARIF resolves ``uriBaseId`` only against relative URIs; an absolute one must stand alone."""
-    uri = _uri(path)
-    return {"uri": uri} if uri.startswith("file:") else {"uri": uri, "uriBaseId": "SRCROOT"}
-
-
-def _uri(path: str) -> str:
-    """Relative to the working directory when inside it (``uriBaseId`` SRCROOT), else an absolute URI."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        rel = path
-    if rel.startswith(".."):
-        return Path(path).resolve().as_uri()
-    return quote(Path(rel).as_posix(), safe="/")
