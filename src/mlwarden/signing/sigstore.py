@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from mlwarden.errors import UsageError
-from mlwarden.signing.bundle import INTOTO_PAYLOAD_TYPE, parse_bundle
+from mlwarden.signing.bundle import INTOTO_PAYLOAD_TYPE
 from mlwarden.signing.errors import SigningError, VerificationError
-from mlwarden.signing.trust import Authenticated, Signer
+from mlwarden.signing.trust import Authenticated, Signer, parse_for
 
 if TYPE_CHECKING:
     from sigstore.models import ClientTrustConfig, TrustedRoot
@@ -338,12 +338,7 @@ class SigstoreTrust:
             raise UsageError(f"invalid trusted root: {_text(err)}", hint=_ROOT_HINT) from None
 
     def authenticate(self, bundle: dict[str, Any]) -> Authenticated:
-        parsed = parse_bundle(bundle)
-        if parsed.method != "sigstore":
-            raise VerificationError(
-                f"bundle is {parsed.method}-signed, but a Sigstore identity was given",
-                hint="verify with the matching trust option (--key, or --cert-identity/--ca)",
-            )
+        parse_for(bundle, "sigstore")
         from sigstore.errors import Error as SigstoreError  # noqa: PLC0415
         from sigstore.models import Bundle  # noqa: PLC0415
 

@@ -68,6 +68,24 @@ class Trust(Protocol):
     def authenticate(self, bundle: dict[str, Any]) -> Authenticated: ...
 
 
+_TRUST_OPTIONS = {
+    "key": "a public key (--key)",
+    "certificate": "a certificate identity (--cert-identity/--ca)",
+    "sigstore": "a Sigstore identity (--sigstore-identity/--issuer/--trusted-root)",
+}
+
+
+def parse_for(bundle: dict[str, Any], method: str) -> ParsedBundle:
+    """Parse ``bundle`` and require the signing method this trust anchor checks."""
+    parsed = parse_bundle(bundle)
+    if parsed.method != method:
+        raise VerificationError(
+            f"bundle is {parsed.method}-signed, but {_TRUST_OPTIONS[method]} was given",
+            hint=f"verify it with {_TRUST_OPTIONS[parsed.method]}",
+        )
+    return parsed
+
+
 def check_dsse(key: ec.EllipticCurvePublicKey, parsed: ParsedBundle) -> None:
     """Pass when one of the envelope's signatures is by ``key`` over the DSSE PAE."""
     message = pae(parsed.payload_type, parsed.payload)
@@ -94,12 +112,7 @@ class KeyTrust:
         return f"key {self.fingerprint[:16]}…"
 
     def authenticate(self, bundle: dict[str, Any]) -> Authenticated:
-        parsed = parse_bundle(bundle)
-        if parsed.method != "key":
-            raise VerificationError(
-                f"bundle is {parsed.method}-signed, but a public key was given",
-                hint="verify with the matching trust option (--cert-identity/--ca or --sigstore-identity)",
-            )
+        parsed = parse_for(bundle, "key")
         if parsed.hint is not None and parsed.hint.lower() != self.fingerprint:
             raise VerificationError(
                 f"wrong key: bundle was signed by key {parsed.hint[:16]}…, the given key is "
@@ -177,12 +190,7 @@ class CertificateTrust:
         return f"certificate identity {self.identity}"
 
     def authenticate(self, bundle: dict[str, Any]) -> Authenticated:
-        parsed = parse_bundle(bundle)
-        if parsed.method != "certificate":
-            raise VerificationError(
-                f"bundle is {parsed.method}-signed, but a certificate identity was given",
-                hint="verify with the matching trust option (--key or --sigstore-identity)",
-            )
+        parsed = parse_for(bundle, "certificate")
         chain = [_bundle_certificate(der) for der in parsed.certificates]
         leaf, intermediates = chain[0], chain[1:]
         now = self.at or dt.datetime.now(dt.UTC)

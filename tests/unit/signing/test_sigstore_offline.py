@@ -401,7 +401,11 @@ def test_without_checkpoint(trust: SigstoreTrust, good: Bundle) -> None:
 
 
 def test_key_bundle_is_not_a_sigstore_bundle(trust: SigstoreTrust, model: Path) -> None:
-    refused(trust, sign(model, generate_key()), r"^bundle is key-signed, but a Sigstore identity was given")
+    refused(
+        trust,
+        sign(model, generate_key()),
+        r"^bundle is key-signed, but a Sigstore identity \(--sigstore-identity/--issuer/--trusted-root\) was given",
+    )
 
 
 # -- the trusted root and the extra ---------------------------------------------------------------------
