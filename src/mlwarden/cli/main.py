@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 from mlwarden import __version__
 from mlwarden.cli._io import password_from_env, read_input, say, write_atomic
 from mlwarden.cli._signing import add_trust_options, signing_material, trust_anchors
+from mlwarden.cli.audit import add_audit_commands
 from mlwarden.cli.data import add_data_commands
 from mlwarden.cli.exit_codes import EXIT_DENIED, EXIT_ERROR, EXIT_OK
 from mlwarden.cli.gate import add_gate_commands
 from mlwarden.cli.policy import add_policy_commands
 from mlwarden.cli.quickstart import add_quickstart_command
+from mlwarden.cli.registry import add_registry_commands
 from mlwarden.cli.train import add_train_command
 from mlwarden.errors import MlwardenError, UsageError
 
@@ -158,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_gate_commands(commands, _Parser)
     add_policy_commands(commands, _Parser)
     add_quickstart_command(commands, _Parser)
+    add_registry_commands(commands, _Parser)
+    add_audit_commands(commands, _Parser)
     return parser
 
 

@@ -1,0 +1,84 @@
+"""The CLI verbs against a real server, and the packaged migration against the models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from mlwarden.cli.main import _Parser
+from mlwarden.cli.registry import add_registry_commands
+
+from .conftest import Material, Server, database_for
+
+
+def run(argv: list[str]) -> int:
+    parser = _Parser(prog="mlwarden")
+    parser.add_argument("--config", type=Path)
+    add_registry_commands(parser.add_subparsers(dest="command", parser_class=_Parser), _Parser)
+    args: argparse.Namespace = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+def test_cli_verbs(
+    server: Server,
+    material: Material,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("MLWARDEN_REGISTRY__URL", server.url)
+    monkeypatch.setenv("MLWARDEN_REGISTRY__TOKEN", server.admin_token)
+    monkeypatch.chdir(tmp_path)
+    model = str(material.model("benign"))
+    assert run(["push", "cli/benign", "1.0", model, "--signature", str(material.sig("benign"))]) == 0
+    assert run(["promote", "cli/benign", "staging", "1.0"]) == 0
+    capsys.readouterr()
+    assert run(["show", "cli/benign", "@staging", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == "1.0"
+    assert (
+        run(["pull", "cli/benign", "1.0", str(tmp_path / "out"), "--signature-out", str(tmp_path / "s.sig")])
+        == 0
+    )
+    assert (tmp_path / "out" / "model.safetensors").read_bytes() == (
+        material.model("benign") / "model.safetensors"
+    ).read_bytes()
+    assert run(["token", "create", "ci", "--grant", "cli:publisher", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["token"].startswith("mlw_")
+    assert run(["models"]) == 0
+    assert "cli/benign" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgresql"])
+def test_migration_matches_models(backend_name: str, tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from mlwarden.registry.audit.log import AUDIT_METADATA
+    from mlwarden.registry.db import make_engine, upgrade
+    from mlwarden.registry.models import REGISTRY_METADATA
+
+    from .conftest import _pg_available
+
+    if backend_name == "postgresql" and not _pg_available():
+        pytest.skip("PostgreSQL is not reachable")
+    with database_for(backend_name) as url:
+        engine = make_engine(url or f"sqlite:///{tmp_path / 'm.db'}")
+        try:
+            upgrade(engine)
+            upgrade(engine)  # idempotent
+            with engine.connect() as conn:
+                diffs = compare_metadata(
+                    MigrationContext.configure(conn), [REGISTRY_METADATA, AUDIT_METADATA]
+                )
+                mode = (
+                    conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+                    if backend_name == "sqlite"
+                    else "wal"
+                )
+        finally:
+            engine.dispose()
+    assert diffs == []
+    assert mode == "wal"
