@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mlwarden.cli._io import password_from_env, read_input, say, write_atomic
+from mlwarden.cli.exit_codes import EXIT_OK
 
 if TYPE_CHECKING:
     import datetime as dt
 
     from mlwarden.provenance.dataset import DatasetManifest, ParseLimits
 
-EXIT_OK = 0
-EXIT_MISMATCH = 1
 
 DATA_EXAMPLES = """\
 examples:

@@ -32,7 +32,6 @@ PREDICATE_TYPES = {
     "approval": "https://mlwarden.dev/attestation/approval/v1",
     "dataset": "https://mlwarden.dev/attestation/dataset-manifest/v1",
 }
-COMPUTED_KINDS = ("scan", "capability")
 KINDS_BY_TYPE = {uri: kind for kind, uri in PREDICATE_TYPES.items()}
 
 
