@@ -73,12 +73,11 @@ def test_migration_matches_models(backend_name: str, tmp_path: Path) -> None:
                 diffs = compare_metadata(
                     MigrationContext.configure(conn), [REGISTRY_METADATA, AUDIT_METADATA]
                 )
-                mode = (
-                    conn.exec_driver_sql("PRAGMA journal_mode").scalar()
-                    if backend_name == "sqlite"
-                    else "wal"
-                )
+                sqlite = backend_name == "sqlite"
+                mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar() if sqlite else "wal"
+                sync = conn.exec_driver_sql("PRAGMA synchronous").scalar() if sqlite else 2
         finally:
             engine.dispose()
     assert diffs == []
     assert mode == "wal"
+    assert sync == 2  # FULL: durable across power loss
