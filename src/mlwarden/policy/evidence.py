@@ -72,6 +72,10 @@ class SubjectFile(_Strict):
     path: str = Field(description="POSIX path relative to subject.path, as in the signed manifest")
     size: int = Field(ge=0)
     format: str = Field(description="the scanner's format name for the file's bytes (pickle, zip, ...)")
+    contains: list[str] = Field(
+        default_factory=list,
+        description="distinct formats found inside the file (the pickle in a PyTorch zip), sorted",
+    )
 
 
 class Subject(_Strict):

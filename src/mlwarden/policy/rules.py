@@ -199,9 +199,9 @@ def _expand(names: Sequence[str]) -> frozenset[str]:
 def check_formats(rule: FormatsRule, ctx: Context) -> Verdict:
     """Every format is allowed (``allow``) or none is refused (``deny``).
 
-    Files are judged by their own format (waivable per file glob). ``subject.formats`` also lists formats
-    found inside containers (the pickle in a PyTorch zip); one refused there but not the format of any
-    file is a residual objection, which only a whole-rule waiver covers, because no file glob names it.
+    Files are judged by their own format and the formats inside them (``contains``: the pickle in a
+    PyTorch zip), waivable per file glob. A refused format in ``subject.formats`` that no file accounts
+    for (evidence from an older producer) is a residual objection only a whole-rule waiver covers.
     """
     subject = ctx.evidence.subject
     if rule.allow is not None:
@@ -217,11 +217,19 @@ def check_formats(rule: FormatsRule, ctx: Context) -> Verdict:
         def refused(name: str) -> bool:
             return name in denied
 
-    files = [f for f in subject.files if refused(f.format)]
-    nested = sorted({name for name in subject.formats if refused(name)} - {f.format for f in files})
+    items: list[Item] = []
+    named: set[str] = set()
+    for f in subject.files:
+        bad = [name for name in (f.format, *f.contains) if refused(name)]
+        if bad:
+            named.update(bad)
+            inside = [name for name in bad if name != f.format]
+            what = f.format + (f" containing {', '.join(inside)}" if inside else "")
+            items.append(Item(f"{f.path} ({what})", file=f.path))
+    nested = sorted({name for name in subject.formats if refused(name)} - named)
     residual = f"refused format(s) inside containers: {', '.join(nested)}" if nested else None
-    if files or residual:
-        return Verdict(headline, tuple(Item(f"{f.path} ({f.format})", file=f.path) for f in files), residual)
+    if items or residual:
+        return Verdict(headline, tuple(items), residual)
     return Verdict(f"formats: {', '.join(subject.formats) or 'none'}")
 
 

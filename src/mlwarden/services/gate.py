@@ -210,9 +210,10 @@ def _subject(path: Path, manifest: Manifest | None, report: ScanReport) -> dict[
     formats: set[str] = set()
     for file in report.files:
         rel = _relative(file.path, path)
-        files.append({"path": rel, "size": file.size, "format": file.format})
+        inside = sorted({v for k, v in file.formats.items() if k} - {file.format})
+        files.append({"path": rel, "size": file.size, "format": file.format, "contains": inside})
         formats.add(file.format)
-        formats.update(v for k, v in file.formats.items() if k)
+        formats.update(inside)
     return {
         "path": str(path),
         "name": root.name,

@@ -215,6 +215,22 @@ def test_formats_inside_containers_count_too() -> None:
     assert only(judge("- {type: formats, allow: [json, safetensors, zip]}", doc))[0] is Outcome.FAIL
 
 
+def test_formats_inside_a_named_file_are_waivable_per_file() -> None:
+    """With ``contains`` (what the gate records), the file holding the pickle is named and waivable."""
+    doc = evidence()
+    doc["subject"]["files"].append({"path": "model.pt", "size": 99, "format": "zip", "contains": ["pickle"]})
+    doc["subject"]["formats"] = ["json", "pickle", "safetensors", "zip"]
+    decision = judge("- {type: formats, deny: [pickle-based]}", doc)
+    outcome, reason = only(decision)
+    assert (
+        outcome is Outcome.FAIL
+        and reason == "1 file(s) in a refused format: model.pt (zip containing pickle)"
+    )
+    assert decision.outcomes[0].files == ("model.pt",)
+    waiver = "waivers:\n  - {rule: formats, file: '*.pt', owner: a, reason: b, expires: 2099-01-01}\n"
+    assert only(judge("- {type: formats, deny: [pickle-based]}", doc, extra=waiver))[0] is Outcome.WAIVED
+
+
 def test_formats_allow_list() -> None:
     rule = "- {type: formats, allow: [safetensors, json]}"
     assert only(judge(rule, evidence()))[0] is Outcome.PASS
