@@ -1,5 +1,5 @@
 """``mlwarden registry serve|check|approve`` and the client verbs ``push pull models versions show promote
-quarantine rollback token``.
+quarantine release rollback token``.
 
 The registry URL comes from ``--registry``, else ``[registry] url`` / ``MLWARDEN_REGISTRY__URL``; the
 token from ``--token-file``, else ``MLWARDEN_REGISTRY__TOKEN`` (never from a command-line argument,
@@ -28,6 +28,7 @@ examples:
   mlwarden promote team/classifier production 1.0       gated with the alias's policy
   mlwarden registry approve team/faceswap 2.0 approval.json   (signed with 'mlwarden approve')
   mlwarden quarantine team/classifier 1.1 --reason "CVE-2026-1234 in the tokenizer"
+  mlwarden release team/classifier 1.1 --reason "false positive, see SEC-42"   (admin only)
   mlwarden rollback team/classifier production          back to the last good version it held
   mlwarden token create ci --grant team:publisher --days 30
 
@@ -115,6 +116,11 @@ def add_registry_commands(commands: argparse._SubParsersAction[P], parser_class:
     quarantine.add_argument("version")
     quarantine.add_argument("--reason", required=True)
     quarantine.set_defaults(handler=_cmd_quarantine)
+    release = verb("release", "lift a version's quarantine (admin only, with a reason)")
+    release.add_argument("model", metavar="NAMESPACE/MODEL")
+    release.add_argument("version")
+    release.add_argument("--reason", required=True)
+    release.set_defaults(handler=_cmd_release)
     rollback = verb("rollback", "move an alias back to an earlier good version")
     rollback.add_argument("model", metavar="NAMESPACE/MODEL")
     rollback.add_argument("alias")
@@ -234,6 +240,12 @@ def _cmd_quarantine(args: argparse.Namespace) -> int:
     with _client(args) as client:
         doc = client.quarantine(args.model, args.version, args.reason)
     return _emit(args, doc, [f"{args.model}@{args.version} quarantined: {args.reason}"])
+
+
+def _cmd_release(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        doc = client.release(args.model, args.version, args.reason)
+    return _emit(args, doc, [f"{args.model}@{args.version} released: {args.reason}"])
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:

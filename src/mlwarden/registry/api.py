@@ -21,7 +21,7 @@ from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -44,6 +44,16 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"description": title, "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for code, title in [(401, "Unauthorized"), (403, "Forbidden"), (404, "Not found"), (422, "Rejected")]
 }
+
+
+def _no_nul(value: str) -> str:
+    """Refuse NUL: PostgreSQL text cannot hold it, and no name, reason or grant needs it."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class Problem(BaseModel):
@@ -70,16 +80,22 @@ class RollbackBody(BaseModel):
 class QuarantineBody(BaseModel):
     """Why the version is blocked."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text = Field(min_length=1, max_length=2000)
+
+
+class ReleaseBody(BaseModel):
+    """Why the quarantine is lifted (recorded in the audit log)."""
+
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class TokenBody(BaseModel):
     """A token to create: for whom, with which grants (``namespace:role``), for how long."""
 
-    principal: str = Field(min_length=1, max_length=255)
-    grants: list[str] = Field(min_length=1, max_length=100)
+    principal: Text = Field(min_length=1, max_length=255)
+    grants: list[Text] = Field(min_length=1, max_length=100)
     days: int | None = Field(default=None, ge=1, le=3650)
-    description: str = Field(default="", max_length=1000)
+    description: Text = Field(default="", max_length=1000)
 
 
 class Metrics:
@@ -405,6 +421,17 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
     ) -> dict[str, Any]:
         """Block pulls of a version; gateways see a ``quarantine`` event and unload it."""
         return reg.quarantine(caller, Ref(namespace, name), version, body.reason)
+
+    @app.post(
+        "/v1/models/{namespace}/{name}/versions/{version}/release",
+        tags=["approvals"],
+        responses={409: PROBLEM_RESPONSES[422] | {"description": "Not quarantined"}},
+    )
+    def release(
+        namespace: str, name: str, version: str, body: Annotated[ReleaseBody, Body()], caller: Caller
+    ) -> dict[str, Any]:
+        """Lift a quarantine (admin only, with a reason); gateways see a ``release`` event."""
+        return reg.release(caller, Ref(namespace, name), version, body.reason)
 
     @app.get("/v1/models/{namespace}/{name}/aliases/{alias}", tags=["aliases"])
     def resolve(namespace: str, name: str, alias: str, caller: Caller) -> dict[str, Any]:

@@ -7,7 +7,8 @@ bearer JWTs are verified against a JWKS (file or URL) with issuer and audience c
 from a claim listing ``"namespace:role"`` strings. Namespace ``*`` grants a role everywhere.
 
 Roles are cumulative, not a ladder: ``admin`` may do everything, ``publisher`` pushes, promotes and
-rolls back, ``approver`` approves and quarantines, and every role reads.
+rolls back, ``approver`` approves and quarantines, only ``admin`` releases a quarantine, and every
+role reads.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rollback": frozenset({"publisher", "admin"}),
     "approve": frozenset({"approver", "admin"}),
     "quarantine": frozenset({"approver", "publisher", "admin"}),
+    "release": frozenset({"admin"}),  # lifting a quarantine undoes a safety action: admins only
     "admin": frozenset({"admin"}),
 }
 TOKEN_PREFIX = "mlw_"  # noqa: S105 - a prefix, not a secret

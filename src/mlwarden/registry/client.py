@@ -270,6 +270,14 @@ class RegistryClient:
             )
         )
 
+    def release(self, model: str, version: str, reason: str) -> dict[str, Any]:
+        """Lift a quarantine (admin only); the reason goes into the audit log."""
+        return dict(
+            self._request(
+                "POST", f"{self._model_path(model)}/versions/{version}/release", json={"reason": reason}
+            )
+        )
+
     def events(self, since: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Registry events after ``since``."""
         return list(self._request("GET", "/v1/events", params={"since": since, "limit": limit}))

@@ -124,7 +124,7 @@ events = Table(
     "registry_events",
     REGISTRY_METADATA,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(32), nullable=False),  # push | promote | rollback | quarantine | approve
+    Column("kind", String(32), nullable=False),  # push | promote | rollback | quarantine | release | approve
     Column("namespace", String(64), nullable=False),
     Column("model", String(64), nullable=False),
     Column("version", String(64), nullable=True),

@@ -38,6 +38,8 @@ from mlwarden.registry.settings import RegistrySettings
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 ALIAS_RE = re.compile(r"[a-z][a-z0-9-]{0,31}")
+TOKEN_ID_RE = re.compile(r"[0-9a-f]{1,32}")
+INT4_MAX = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 SECTIONS = ("model", "signatures", "attestations")
 MAX_MEMBERS = 100_000
 HIGH_CAPABILITY = ("high", "critical")
@@ -186,6 +188,9 @@ class Registry:
         if not principal.strip() or len(principal) > 255:
             raise ProblemError(422, "Invalid principal", "the principal must be 1 to 255 characters")
         for grant in parsed:
+            if grant.namespace != "*":
+                check_name("namespace", grant.namespace, NAME_RE)
+        for grant in parsed:
             if not (
                 caller.can("admin", grant.namespace)
                 and (grant.namespace != "*" or "admin" in caller.roles_in("*"))
@@ -229,6 +234,8 @@ class Registry:
 
     def revoke_token(self, caller: Principal, token_id: str) -> dict[str, Any]:
         """Revoke a token (its own, or one the caller administers)."""
+        if not TOKEN_ID_RE.fullmatch(token_id):  # ids are hex; anything else names no token
+            raise ProblemError(404, "Not found", f"no token {token_id!r} you may manage")
         with self.engine.begin() as conn:
             row = conn.execute(select(m.tokens).where(m.tokens.c.id == token_id)).mappings().first()
             if row is None or not self._manages(caller, row):
@@ -428,6 +435,8 @@ class Registry:
     def open_file(self, caller: Principal, ref: Ref, version: str, path: str) -> FileStream:
         """A file's verifying stream; refused while the version is quarantined."""
         caller.require("read", ref.namespace)
+        if "\x00" in path:  # no stored path holds NUL (and PostgreSQL text cannot be compared with it)
+            raise ProblemError(404, "Not found", f"{ref}@{version} has no file {path!r}")
         with self.engine.connect() as conn:
             _, row = self._version(conn, ref, version)
             if row["state"] != "active":
@@ -449,6 +458,8 @@ class Registry:
     def events(self, caller: Principal, since: int, limit: int) -> list[dict[str, Any]]:
         """Registry events after ``since`` (gateways poll this to unload quarantined versions)."""
         with self.engine.connect() as conn:
+            if since >= INT4_MAX and conn.dialect.name == "postgresql":
+                return []  # no id comes after the largest INTEGER (and comparing with it overflows)
             rows = (
                 conn.execute(
                     select(m.events)
@@ -878,6 +889,39 @@ class Registry:
             "model": ref.name,
             "version": version,
             "state": "quarantined",
+            "reason": reason,
+        }
+
+    def release(self, caller: Principal, ref: Ref, version: str, reason: str) -> dict[str, Any]:
+        """Lift a quarantine (admin only): pulls and promotions work again; announced as ``release``.
+
+        Audited like the quarantine, with the reason given and the quarantine's own reason. Releasing a
+        version that is not quarantined is a 409, so a mistyped version is noticed, not silently "done".
+        """
+        caller.require("release", ref.namespace)
+        moment = now()
+        with self.engine.begin() as conn:
+            _, row = self._version(conn, ref, version)
+            if row["state"] != "quarantined":
+                raise ProblemError(409, "Not quarantined", f"{ref}@{version} is not quarantined")
+            conn.execute(
+                update(m.versions)
+                .where(m.versions.c.id == row["id"], m.versions.c.state == "quarantined")
+                .values(state="active", state_reason=None)
+            )
+            self._event(conn, "release", ref, version=version, root=row["root_digest"], at=moment)
+            self.audit.append(
+                "release",
+                caller.name,
+                f"{ref}@{version}",
+                {"root_digest": row["root_digest"], "reason": reason, "quarantined_for": row["state_reason"]},
+                connection=conn,
+            )
+        return {
+            "namespace": ref.namespace,
+            "model": ref.name,
+            "version": version,
+            "state": "active",
             "reason": reason,
         }
 

@@ -102,6 +102,11 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     admin_token: str = ""
     clients: list[RegistryClient] = field(default_factory=list)
+    database: str | None = None  # None: SQLite in data_dir
+
+    def database_url(self) -> str:
+        """The metadata database (for tests that look behind the API, e.g. at the audit log)."""
+        return self.database or f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
 
     def start(self) -> None:
         env = {**os.environ, "MLWARDEN_CONFIG": str(self.config)}
@@ -175,7 +180,7 @@ def make_server(
     lines += [f"{k} = {json.dumps(v)}" for k, v in registry["alias_policies"].items()]  # type: ignore[attr-defined]
     config = root / "mlwarden.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return Server(f"http://127.0.0.1:{port}", data, config, backend, root / "server.log")
+    return Server(f"http://127.0.0.1:{port}", data, config, backend, root / "server.log", database=database)
 
 
 @pytest.fixture(scope="session")

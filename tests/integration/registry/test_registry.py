@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 import uuid
@@ -12,8 +13,11 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from sqlalchemy import select
 
+from mlwarden.registry.audit.log import audit_entries
 from mlwarden.registry.client import RegistryClient, RegistryError, tar_stream
+from mlwarden.registry.db import make_engine
 from mlwarden.services.approve import approve
 from mlwarden.signing import dump_bundle
 
@@ -120,6 +124,55 @@ def test_quarantine_blocks_pull_and_rollback(
     assert err.value.status == 409
 
 
+def test_release_lifts_quarantine_admin_only(
+    server: Server, material: Material, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    publisher, name = server.client(tokens["publisher"]), _name("rel")
+    publisher.push(name, "1.0", material.model("benign"), signatures=[material.sig("benign")])
+    admin = server.client(tokens["admin"])
+    with pytest.raises(RegistryError) as err:  # nothing to release yet
+        admin.release(name, "1.0", "not quarantined")
+    assert err.value.status == 409
+    publisher.quarantine(name, "1.0", "suspected backdoor")
+    with pytest.raises(RegistryError) as err:
+        publisher.pull(name, "1.0", tmp_path / "blocked")
+    assert err.value.status == 423
+    since = max([e["id"] for e in publisher.events(limit=1000)], default=0)
+    for role in ("reader", "publisher", "approver", "outsider"):
+        with pytest.raises(RegistryError) as err:
+            server.client(tokens[role]).release(name, "1.0", "let me")
+        assert err.value.status == 403, role
+    r = httpx.post(
+        f"{server.url}/v1/models/{name}/versions/1.0/release",
+        json={"reason": ""},
+        headers={"Authorization": f"Bearer {tokens['admin']}"},
+    )
+    assert r.status_code == 422  # a reason is required
+    done = admin.release(name, "1.0", "false positive, see SEC-42")
+    assert done["state"] == "active" and done["reason"] == "false positive, see SEC-42"
+    publisher.pull(name, "1.0", tmp_path / "pulled")
+    assert (tmp_path / "pulled" / "config.json").is_file()
+    shown = publisher.show(name, "1.0")
+    assert shown["state"] == "active" and shown["state_reason"] is None
+    assert publisher.promote(name, "staging", "1.0")["version"] == "1.0"
+    events = publisher.events(since=since)
+    assert [e["kind"] for e in events if e["version"] == "1.0"][:1] == ["release"]
+    engine = make_engine(server.database_url())
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(audit_entries.c.action, audit_entries.c.actor, audit_entries.c.details)
+                .where(audit_entries.c.subject == f"{name}@1.0")
+                .order_by(audit_entries.c.index)
+            ).all()
+    finally:
+        engine.dispose()
+    released = [json.loads(d) for a, who, d in rows if a == "release" and who == "admin-user"]
+    assert [a for a, _, _ in rows] == ["push", "quarantine", "release"]
+    assert released[0]["reason"] == "false positive, see SEC-42"
+    assert released[0]["quarantined_for"] == "suspected backdoor"
+
+
 ENDPOINTS = {
     # name: (method, path template, json body, permission)
     "models": ("GET", "/v1/models", None, "read"),
@@ -132,6 +185,7 @@ ENDPOINTS = {
     "rollback": ("POST", "/v1/models/{ns}/{m}/aliases/none/rollback", {}, "rollback"),
     "approve": ("POST", "/v1/models/{ns}/{m}/versions/1.0/approvals", {}, "approve"),
     "quarantine": ("POST", "/v1/models/{ns}/{m}/versions/nope/quarantine", {"reason": "x"}, "quarantine"),
+    "release": ("POST", "/v1/models/{ns}/{m}/versions/nope/release", {"reason": "x"}, "release"),
     "token": ("POST", "/v1/tokens", {"principal": "x", "grants": ["team:reader"]}, "admin"),
 }
 ALLOWED = {
@@ -141,6 +195,7 @@ ALLOWED = {
     "rollback": {"publisher", "admin"},
     "approve": {"approver", "admin"},
     "quarantine": {"publisher", "approver", "admin"},
+    "release": {"admin"},
     "admin": {"admin"},
 }
 

@@ -10,6 +10,7 @@ import pytest
 
 from mlwarden.cli.main import _Parser
 from mlwarden.cli.registry import add_registry_commands
+from mlwarden.registry.client import RegistryError
 
 from .conftest import Material, Server, database_for
 
@@ -45,6 +46,14 @@ def test_cli_verbs(
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == (
         material.model("benign") / "model.safetensors"
     ).read_bytes()
+    assert run(["quarantine", "cli/benign", "1.0", "--reason", "CVE-2026-1234"]) == 0
+    with pytest.raises(RegistryError) as err:
+        run(["pull", "cli/benign", "1.0", str(tmp_path / "blocked")])
+    assert err.value.status == 423
+    capsys.readouterr()
+    assert run(["release", "cli/benign", "1.0", "--reason", "false positive"]) == 0
+    assert capsys.readouterr().out == "cli/benign@1.0 released: false positive\n"
+    assert run(["pull", "cli/benign", "1.0", str(tmp_path / "again")]) == 0
     assert run(["token", "create", "ci", "--grant", "cli:publisher", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["token"].startswith("mlw_")
     assert run(["models"]) == 0

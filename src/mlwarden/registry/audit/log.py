@@ -76,6 +76,7 @@ KNOWN_ACTIONS = frozenset(
         "promote",
         "approve",
         "quarantine",
+        "release",
         "rollback",
         "token.create",
         "token.revoke",
