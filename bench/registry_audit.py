@@ -28,9 +28,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 
+from mlwarden.core.merkle import CompactTree, leaf_hash
 from mlwarden.registry.audit import AuditLog, Event, NoteSigner, audit_engine, create_schema, verify
 from mlwarden.registry.audit.log import AUDIT_METADATA, leaf_data
-from mlwarden.registry.audit.merkle import CompactTree, leaf_hash
 from mlwarden.registry.audit.note import Checkpoint
 
 TARGET_APPENDS = 1000.0

@@ -19,9 +19,9 @@ from mlwarden.cli import main as cli_main
 from mlwarden.cli._io import say
 from mlwarden.cli.audit import add_audit_commands
 from mlwarden.cli.exit_codes import EXIT_ERROR
+from mlwarden.core.merkle import verify_consistency, verify_inclusion
 from mlwarden.errors import MlwardenError
 from mlwarden.registry.audit import AuditLog, NoteSigner, audit_engine, create_schema
-from mlwarden.registry.audit.merkle import verify_consistency, verify_inclusion
 from mlwarden.registry.audit.note import NoteVerifier, open_checkpoint
 
 

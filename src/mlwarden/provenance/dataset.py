@@ -45,7 +45,6 @@ import collections
 import csv
 import datetime as dt
 import gzip
-import hashlib
 import importlib
 import io
 import itertools
@@ -63,6 +62,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from mlwarden import __version__
+from mlwarden.core import merkle
 from mlwarden.errors import ConfigError, MlwardenError, UsageError
 from mlwarden.hashing import FileStat, HashingConfig, HashingError, hash_model
 
@@ -101,26 +101,6 @@ def leaf_data(path: str, digest: str) -> bytes:
     return path.encode("utf-8") + b"\x00" + bytes.fromhex(digest)
 
 
-def _leaf_hash(data: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + data).digest()
-
-
-def _node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def _split(n: int) -> int:
-    """The largest power of two smaller than ``n`` (n >= 2), where RFC 6962 splits a list."""
-    return 1 << ((n - 1).bit_length() - 1)
-
-
-def _tree_hash(hashes: Sequence[bytes], lo: int, hi: int) -> bytes:
-    if hi - lo == 1:
-        return hashes[lo]
-    k = _split(hi - lo)
-    return _node_hash(_tree_hash(hashes, lo, lo + k), _tree_hash(hashes, lo + k, hi))
-
-
 def _ordered_leaves(leaves: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     ordered = sorted(leaves, key=lambda leaf: leaf[0])
     for before, after in itertools.pairwise(ordered):
@@ -137,18 +117,7 @@ def merkle_root(leaves: Iterable[tuple[str, str]]) -> str:
     ordered = _ordered_leaves(leaves)
     if not ordered:
         raise DatasetError("a dataset manifest needs at least one file", hint="check the directory")
-    hashes = [_leaf_hash(leaf_data(path, digest)) for path, digest in ordered]
-    return _tree_hash(hashes, 0, len(hashes)).hex()
-
-
-def _audit_path(hashes: Sequence[bytes], index: int, lo: int, hi: int) -> list[bytes]:
-    """RFC 6962 section 2.1.1 PATH(m, D[lo:hi]), from the leaf upwards."""
-    if hi - lo == 1:
-        return []
-    k = _split(hi - lo)
-    if index < lo + k:
-        return [*_audit_path(hashes, index, lo, lo + k), _tree_hash(hashes, lo + k, hi)]
-    return [*_audit_path(hashes, index, lo + k, hi), _tree_hash(hashes, lo, lo + k)]
+    return merkle.root_of([merkle.leaf_hash(leaf_data(path, digest)) for path, digest in ordered]).hex()
 
 
 def verify_inclusion(proof: Mapping[str, Any], root: str) -> bool:
@@ -160,25 +129,10 @@ def verify_inclusion(proof: Mapping[str, Any], root: str) -> bool:
         path, digest = str(proof["path"]), str(proof["digest"])
         index, size = int(proof["index"]), int(proof["tree_size"])
         audit = [bytes.fromhex(h) for h in proof["hashes"]]
-        result = _leaf_hash(leaf_data(path, digest))
-    except (KeyError, TypeError, ValueError):
+        leaf = merkle.leaf_hash(leaf_data(path, digest))
+        return merkle.root_from_inclusion_proof(leaf, index, size, audit).hex() == root.lower()
+    except (KeyError, TypeError, ValueError, merkle.MerkleError):
         return False
-    if not 0 <= index < size:
-        return False
-    fn, sn = index, size - 1
-    for sibling in audit:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            result = _node_hash(sibling, result)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            result = _node_hash(result, sibling)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and result.hex() == root.lower()
 
 
 # -- limits -----------------------------------------------------------------------------------------
@@ -555,14 +509,14 @@ class DatasetManifest:
         index = next((i for i, f in enumerate(ordered) if f.path == path), None)
         if index is None:
             raise UsageError(f"{path!r} is not in the manifest", hint="give a path as the manifest lists it")
-        hashes = [_leaf_hash(leaf_data(f.path, f.digest)) for f in ordered]
+        hashes = [merkle.leaf_hash(leaf_data(f.path, f.digest)) for f in ordered]
         return {
             "path": path,
             "digest": ordered[index].digest,
             "hash_algorithm": self.algorithm,
             "index": index,
             "tree_size": len(ordered),
-            "hashes": [h.hex() for h in _audit_path(hashes, index, 0, len(hashes))],
+            "hashes": [h.hex() for h in merkle.inclusion_proof(hashes, index, len(hashes))],
             "merkle_root": self.merkle_root,
         }
 

@@ -19,6 +19,7 @@ import pytest
 
 import mlwarden.provenance
 from mlwarden import __version__
+from mlwarden.core.merkle import inclusion_proof, leaf_hash, root_of
 from mlwarden.errors import ConfigError, UsageError
 from mlwarden.provenance import (
     DATASET_PREDICATE_TYPE,
@@ -36,9 +37,6 @@ from mlwarden.provenance import (
     verify_inclusion,
 )
 from mlwarden.provenance.dataset import (
-    _audit_path,
-    _leaf_hash,
-    _tree_hash,
     describe_differences,
     media_type_of,
 )
@@ -159,11 +157,11 @@ CT_ROOTS = [
 
 
 def test_tree_hash_and_audit_paths_match_the_ct_vectors() -> None:
-    hashes = [_leaf_hash(leaf) for leaf in CT_LEAVES]
+    hashes = [leaf_hash(leaf) for leaf in CT_LEAVES]
     for n in range(1, 9):
-        assert _tree_hash(hashes, 0, n).hex() == CT_ROOTS[n - 1]
+        assert root_of(hashes, 0, n).hex() == CT_ROOTS[n - 1]
         assert mth(CT_LEAVES[:n]).hex() == CT_ROOTS[n - 1]
-    assert [h.hex() for h in _audit_path(hashes, 0, 0, 8)] == [
+    assert [h.hex() for h in inclusion_proof(hashes, 0, 8)] == [
         "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
         "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
         "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
+from mlwarden.core.merkle import leaf_hash, verify_consistency, verify_inclusion
 from mlwarden.registry.audit import (
     AUDIT_METADATA,
     AuditError,
@@ -26,7 +27,6 @@ from mlwarden.registry.audit import (
     create_schema,
     verify,
 )
-from mlwarden.registry.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from mlwarden.registry.audit.note import open_checkpoint
 
 POSTGRES_URL = os.environ.get("MLWARDEN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlwarden.registry.audit import AuditError, ProofError
-from mlwarden.registry.audit.merkle import (
+from mlwarden.core.merkle import (
     EMPTY_ROOT,
     CompactTree,
+    MerkleError,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -28,6 +28,7 @@ from mlwarden.registry.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from mlwarden.registry.audit import ProofError
 
 h = bytes.fromhex
 
@@ -153,9 +154,9 @@ def test_edge_cases() -> None:
         verify_consistency(3, 3, [], ROOTS[3], ROOTS[4])
     with pytest.raises(ProofError):
         verify_consistency(4, 3, [], ROOTS[4], ROOTS[3])
-    with pytest.raises(AuditError):
+    with pytest.raises(MerkleError):
         inclusion_proof(LEAF_HASHES, 8, 8)
-    with pytest.raises(AuditError):
+    with pytest.raises(MerkleError):
         consistency_proof(LEAF_HASHES, 3, 9)
     with pytest.raises(ProofError):
         root_from_inclusion_proof(LEAF_HASHES[0], 0, 0, [])

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+from mlwarden.core.merkle import ProofError
 from mlwarden.errors import MlwardenError
+
+__all__ = ["AuditError", "AuditTamperedError", "NoteError", "ProofError"]
 
 
 class AuditError(MlwardenError):
     """The audit log could not do what was asked (missing tables, bad key, bad arguments)."""
-
-
-class ProofError(AuditError):
-    """A Merkle inclusion or consistency proof does not verify."""
-
-    exit_code = 1
 
 
 class NoteError(AuditError):

@@ -59,14 +59,14 @@ from sqlalchemy import (
     update,
 )
 
-from mlwarden.registry.audit.errors import AuditError, NoteError
-from mlwarden.registry.audit.merkle import (
+from mlwarden.core.merkle import (
     CompactTree,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
     root_of,
 )
+from mlwarden.registry.audit.errors import AuditError, NoteError
 from mlwarden.registry.audit.note import Checkpoint, NoteSigner, NoteVerifier, open_checkpoint
 
 KNOWN_ACTIONS = frozenset(

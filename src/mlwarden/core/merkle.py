@@ -4,7 +4,8 @@ Leaves are ``SHA-256(0x00 || data)`` and interior nodes ``SHA-256(0x01 || left |
 ``n`` leaves splits at the largest power of two smaller than ``n`` (RFC 9162 §2.1.1). The domain
 separation byte is what stops a leaf from posing as a node (second-preimage attacks on the tree).
 
-Proof generation follows the recursive definitions of RFC 9162 §2.1.3.1 (``PATH``) and §2.1.4.1
+Used by the registry's audit log and by dataset manifests (``mlwarden data manifest``). Proof generation
+follows the recursive definitions of RFC 9162 §2.1.3.1 (``PATH``) and §2.1.4.1
 (``SUBPROOF``) over a sequence of leaf hashes; verification follows the iterative algorithms of §2.1.3.2
 and §2.1.4.2 word for word, so a proof produced elsewhere (Trillian, Tessera, sumdb) checks here too.
 :class:`CompactTree` keeps only the roots of the perfect subtrees ("frontier", one per set bit of the
@@ -16,7 +17,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from mlwarden.registry.audit.errors import AuditError, ProofError
+from mlwarden.errors import MlwardenError
+
+
+class MerkleError(MlwardenError):
+    """A proof was asked for an index or sizes the tree does not have (a usage error)."""
+
+
+class ProofError(MerkleError):
+    """A Merkle inclusion or consistency proof does not verify."""
+
+    exit_code = 1
+
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -57,7 +69,7 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, size: int) -> list
     """``PATH(index, D[0:size])`` (RFC 9162 §2.1.3.1): the audit path of leaf ``index`` in the tree of
     ``size`` leaves, ordered from the leaf up."""
     if not 0 <= index < size <= len(leaf_hashes):
-        raise AuditError(
+        raise MerkleError(
             f"no inclusion proof for index {index} in a tree of size {size}",
             hint=f"use 0 <= index < size <= {len(leaf_hashes)}",
         )
@@ -81,7 +93,7 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int, new_size: int
     """``PROOF(old_size, D[0:new_size])`` (RFC 9162 §2.1.4.1); empty when the sizes are equal or
     ``old_size`` is 0 (every tree is consistent with the empty tree)."""
     if not 0 <= old_size <= new_size <= len(leaf_hashes):
-        raise AuditError(
+        raise MerkleError(
             f"no consistency proof from size {old_size} to {new_size}",
             hint=f"use 0 <= old <= new <= {len(leaf_hashes)}",
         )
