@@ -33,7 +33,6 @@ account by that builder, not an isolated, hermetic build.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import importlib.metadata
 import json
@@ -58,15 +57,15 @@ from urllib.parse import urlsplit, urlunsplit
 from mlwarden import __version__
 from mlwarden.errors import MlwardenError, UsageError
 from mlwarden.hashing import HashingConfig, HashingError, Manifest, hash_model
+from mlwarden.provenance.dataset import PREDICATE_TYPE as DATASET_MANIFEST_TYPE
+from mlwarden.provenance.dataset import STATEMENT_TYPE, DatasetError, bundle_statement
 
 if TYPE_CHECKING:
     from mlwarden.signing import Trust
 
-STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 SLSA_PROVENANCE_TYPE = "https://slsa.dev/provenance/v1"
 BUILD_TYPE = "https://mlwarden.dev/buildtypes/train/v1"
 DEFAULT_BUILDER_ID = "https://mlwarden.dev/builders/local@v1"
-DATASET_MANIFEST_TYPE = "https://mlwarden.dev/attestation/dataset-manifest/v1"
 
 SEED_ENV = "MLWARDEN_SEED"
 OUTPUT_ENV = "MLWARDEN_OUTPUT_DIR"
@@ -713,8 +712,8 @@ def _unverified_payload(bundle: Mapping[str, Any], file: Path) -> Any:
     if not isinstance(envelope, dict) or envelope.get("payloadType") != _INTOTO_PAYLOAD_TYPE:
         raise TrainingError(f"dataset manifest {file}: the bundle holds no in-toto statement")
     try:
-        return json.loads(base64.b64decode(envelope.get("payload", ""), validate=True))
-    except (binascii.Error, TypeError, ValueError, UnicodeDecodeError):
+        return bundle_statement(bundle)
+    except DatasetError:
         raise TrainingError(
             f"dataset manifest {file}: the bundle's payload is not a JSON statement"
         ) from None
