@@ -353,15 +353,21 @@ class Registry:
         check_name("alias", alias, ALIAS_RE)
         with self.engine.connect() as conn:
             model = self._model(conn, ref)
-            version_id = conn.execute(
-                select(m.aliases.c.version_id).where(
-                    m.aliases.c.model_id == model["id"], m.aliases.c.alias == alias
-                )
-            ).scalar()
-            if version_id is None:
-                raise ProblemError(404, "Not found", f"{ref} has no alias {alias!r}")
+            version_id = self._alias_target(conn, ref, model, alias)
             row = conn.execute(select(m.versions).where(m.versions.c.id == version_id)).mappings().one()
             return self._describe(conn, ref, model, row)
+
+    @staticmethod
+    def _alias_target(conn: Connection, ref: Ref, model: Any, alias: str) -> int:
+        """The version id ``alias`` points at; 404 when the model has no such alias."""
+        version_id = conn.execute(
+            select(m.aliases.c.version_id).where(
+                m.aliases.c.model_id == model["id"], m.aliases.c.alias == alias
+            )
+        ).scalar()
+        if version_id is None:
+            raise ProblemError(404, "Not found", f"{ref} has no alias {alias!r}")
+        return int(version_id)
 
     def _describe(self, conn: Connection, ref: Ref, model: Any, row: Any) -> dict[str, Any]:
         file_rows = (
@@ -932,13 +938,7 @@ class Registry:
         moment = now()
         with self.engine.begin() as conn:
             model = self._model(conn, ref)
-            current = conn.execute(
-                select(m.aliases.c.version_id).where(
-                    m.aliases.c.model_id == model["id"], m.aliases.c.alias == alias
-                )
-            ).scalar()
-            if current is None:
-                raise ProblemError(404, "Not found", f"{ref} has no alias {alias!r}")
+            current = self._alias_target(conn, ref, model, alias)
             held = conn.execute(
                 select(m.versions.c.id, m.versions.c.version, m.versions.c.state, m.versions.c.root_digest)
                 .join(m.alias_history, m.alias_history.c.version_id == m.versions.c.id)
