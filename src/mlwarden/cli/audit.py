@@ -1,4 +1,4 @@
-"""``mlwarden audit verify | proof | export | keygen``: the registry's tamper-evident log, offline.
+"""``mlwarden audit verify | proof | export | keygen | checkpoint``: the registry's tamper-evident log.
 
 Hooked into ``mlwarden.cli.main.build_parser`` by :func:`add_audit_commands`. Only argparse is imported
 here; SQLAlchemy and the log are imported when a command runs, so ``mlwarden --help`` stays fast.
@@ -27,6 +27,11 @@ examples:
   mlwarden audit verify --key audit.vkey
                                     check every entry and signed checkpoint of the registry's log
   mlwarden audit verify --input audit.jsonl --key audit.vkey    the same, on an export
+  mlwarden audit verify --key audit.vkey --checkpoint cp-week19.txt
+                                    also check the log against a checkpoint kept elsewhere (e.g. fetched
+                                    from GET /v1/audit/checkpoint): fails if history was rewritten since
+  mlwarden audit checkpoint --key audit.skey > cp.txt
+                                    sign the log's current size now (cron, where no server runs)
   mlwarden audit proof --index 41                  inclusion proof of entry 41 (latest checkpoint)
   mlwarden audit proof --consistency 1000 2000     the log at 1000 entries is a prefix of the log at 2000
   mlwarden audit export -o audit.jsonl             every entry and checkpoint as JSON lines
@@ -35,20 +40,20 @@ Leaves and nodes are hashed as in RFC 6962/9162; checkpoints are C2SP signed not
 with Ed25519. --db defaults to [registry] database_url (or MLWARDEN_REGISTRY__DATABASE_URL), else
 sqlite:///<[registry] data_dir>/registry.db (data_dir: .mlwarden/registry).
 
-exit codes: verify: 0 intact, 1 tampered (the first problem and the counts on one line), 2 usage or
-runtime error. proof, export, keygen: 0 done, 2 error.
+exit codes: verify: 0 intact, 1 tampered or a --checkpoint not matching (the first problem and the
+counts on one line), 2 usage or runtime error. proof, export, keygen, checkpoint: 0 done, 2 error.
 """
 
 
 def add_audit_commands(
     commands: argparse._SubParsersAction[Any], parser_class: type[argparse.ArgumentParser]
 ) -> None:
-    """Add ``audit verify | proof | export | keygen`` to the top-level sub-commands."""
+    """Add ``audit verify | proof | export | keygen | checkpoint`` to the top-level sub-commands."""
     audit = commands.add_parser(
         "audit",
-        help="the registry's tamper-evident audit log: verify, proofs, export, keys",
+        help="the registry's tamper-evident audit log: verify, proofs, export, keys, checkpoints",
         description="Verify the registry's Merkle audit log offline, give inclusion and consistency proofs, "
-        "export it as JSON lines, and create its checkpoint signing key.",
+        "export it as JSON lines, create its checkpoint signing key and sign checkpoints.",
         epilog=AUDIT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -78,6 +83,15 @@ def add_audit_commands(
         help="the log's verifier key file (or env:VAR)",
     )
     verify.add_argument("--origin", metavar="NAME", help="the log's origin line (default: the key name)")
+    verify.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="a signed checkpoint kept outside the database (repeatable): it must verify with --key and "
+        "match the log's root at its size",
+    )
     verify.add_argument("--format", "-f", choices=["text", "json"], default="text", help="report format")
     verify.set_defaults(handler=_cmd_verify)
 
@@ -121,6 +135,30 @@ def add_audit_commands(
     keygen.add_argument("--out", required=True, type=Path, metavar="FILE", help="private key file to create")
     keygen.set_defaults(handler=_cmd_keygen)
 
+    checkpoint = sub.add_parser(
+        "checkpoint",
+        help="sign a checkpoint of the log's current size now and print it",
+        description="Sign the log's current size and root with the registry's note key and store the "
+        "checkpoint, as the running server does every [registry] audit_checkpoint_seconds; for cron "
+        "where the server does not run continuously. Prints the signed note.",
+        epilog=AUDIT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    db_option(checkpoint)
+    checkpoint.add_argument(
+        "--key",
+        "-k",
+        type=Path,
+        metavar="KEYFILE",
+        help="the note signing key (default: the server's: [registry] audit_key, else <data_dir>/audit.skey)",
+    )
+    checkpoint.add_argument(
+        "--origin",
+        metavar="NAME",
+        help="the log's origin line (default: [registry] audit_origin, as the server)",
+    )
+    checkpoint.set_defaults(handler=_cmd_checkpoint)
+
 
 def database_url(args: argparse.Namespace) -> str:
     """``--db``, else the registry's configured database, else its default SQLite file."""
@@ -163,12 +201,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     vkey = read_input(args.key, "verifier key").decode("utf-8", "replace").strip()
     if args.input is not None and args.db:
         raise UsageError("give --db or --input, not both", hint="--input verifies an export file")
+    external = {str(path): _read_note(path) for path in args.checkpoint}
     if args.input is not None:
-        report = verify(args.input, vkey, origin=args.origin)
+        report = verify(args.input, vkey, origin=args.origin, external_checkpoints=external)
     else:
         engine = _engine(args)
         try:
-            report = verify(engine, vkey, origin=args.origin)
+            report = verify(engine, vkey, origin=args.origin, external_checkpoints=external)
         finally:
             engine.dispose()
     if args.format == "json":
@@ -177,6 +216,31 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         raise AuditTamperedError(report.summary(), hint="restore the database from a backup and investigate")
     if args.format == "text":
         print(report.summary())
+    return EXIT_OK
+
+
+def _read_note(path: Path) -> str:
+    """A saved signed note; CRLF and a lost or doubled final newline are undone (not signed bytes)."""
+    text = read_input(path, "checkpoint").decode("utf-8", "replace").replace("\r\n", "\n")
+    return text.rstrip("\n") + "\n"
+
+
+def _cmd_checkpoint(args: argparse.Namespace) -> int:
+    from mlwarden.registry.audit import AuditError, AuditLog  # noqa: PLC0415
+    from mlwarden.registry.audit.log import has_schema  # noqa: PLC0415
+    from mlwarden.registry.service import load_audit_signer  # noqa: PLC0415
+    from mlwarden.registry.settings import load_registry_settings  # noqa: PLC0415
+
+    settings = load_registry_settings(getattr(args, "config", None))
+    signer = load_audit_signer(settings, args.key)  # the server's key loading; never creates a key here
+    engine = _engine(args)
+    try:
+        if not has_schema(engine):
+            raise AuditError("no audit log in this database", hint="check --db")
+        note = AuditLog(engine, signer, args.origin or settings.audit_origin).checkpoint()
+    finally:
+        engine.dispose()
+    sys.stdout.write(note)
     return EXIT_OK
 
 

@@ -67,10 +67,6 @@ class _Task:
         return end - self.start
 
 
-def _file_stat(st: os.stat_result) -> FileStat:
-    return FileStat(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-
 def _is_ignored(name: str, ignore: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + "/") for p in ignore)
 
@@ -115,7 +111,7 @@ def walk_model(root: Path, config: HashingConfig) -> list[_File]:
             elif stat.S_ISDIR(st.st_mode):
                 stack.append((name, entry.path))
             elif stat.S_ISREG(st.st_mode):
-                files.append(_File(name, entry.path, _file_stat(st), via_symlink=False))
+                files.append(_File(name, entry.path, FileStat.of(st), via_symlink=False))
             else:
                 raise HashingError(
                     f"special file in model: {entry.path}",
@@ -138,7 +134,7 @@ def _resolve_symlink(path: str, name: str, root_real: str, config: HashingConfig
         raise HashingError(f"broken symlink in model: {path} -> {target}: {err.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
         raise HashingError(f"symlink does not point to a regular file: {path} -> {target}")
-    return _File(name, target, _file_stat(st), via_symlink=True)
+    return _File(name, target, FileStat.of(st), via_symlink=True)
 
 
 _local = threading.local()
@@ -171,7 +167,7 @@ def _hash_task(task: _Task, algorithm: str, threaded_min: int, progress: Progres
         raise HashingError(f"cannot read {file.path}: {err.strerror}") from None
     try:
         before = os.fstat(fd)
-        if not stat.S_ISREG(before.st_mode) or _file_stat(before) != file.stat:
+        if not stat.S_ISREG(before.st_mode) or FileStat.of(before) != file.stat:
             raise HashingError(f"file changed while the model was being hashed: {file.path}")
         hasher = _new_hasher(algorithm, task.size >= threaded_min)
         end = file.stat.size if task.end is None else task.end
@@ -184,7 +180,7 @@ def _hash_task(task: _Task, algorithm: str, threaded_min: int, progress: Progres
                 _feed_pipelined(fd, hasher, task.start, end, progress)
             else:
                 _feed_pread(fd, hasher, task.start, end, progress)
-        if _file_stat(os.fstat(fd)) != file.stat:
+        if FileStat.of(os.fstat(fd)) != file.stat:
             raise HashingError(f"file changed while the model was being hashed: {file.path}")
     except OSError as err:
         raise HashingError(f"cannot read {file.path}: {err.strerror or err}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,11 @@ class FileStat:
     ctime_ns: int
     inode: int
     device: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileStat:
+        """The fields of an ``os.stat``/``os.fstat`` result that identify this version of a file."""
+        return cls(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 @dataclass(frozen=True, slots=True)

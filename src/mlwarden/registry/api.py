@@ -4,24 +4,27 @@ Everything under ``/v1`` needs a bearer token (an ``mlw_`` API token or, when co
 Errors are RFC 9457 ``application/problem+json``. Uploads and downloads stream: a push is written to
 the staging directory chunk by chunk as it arrives, a pull is read from the blob store chunk by chunk
 and verified as it goes (the last chunk is withheld until the digest matched, so a corrupted blob ends
-in a broken transfer, never in a complete wrong file). ``/healthz``, ``/readyz`` and ``/metrics``
-(Prometheus, ``mlwarden_registry_*``) need no token.
+in a broken transfer, never in a complete wrong file). ``/healthz``, ``/readyz``, ``/metrics``
+(Prometheus, ``mlwarden_registry_*``) and ``/v1/audit/checkpoint`` (public by design) need no token.
+While the app runs, a background thread signs audit checkpoints (:mod:`mlwarden.registry.checkpoints`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,8 +33,10 @@ from starlette.requests import ClientDisconnect
 from mlwarden import __version__
 from mlwarden.errors import MlwardenError
 from mlwarden.registry.auth import Authenticator, FailureLimiter, OidcVerifier, Principal, ProblemError
+from mlwarden.registry.checkpoints import CheckpointScheduler
 from mlwarden.registry.service import Ref, Registry
 from mlwarden.registry.settings import RegistrySettings
+from mlwarden.registry.tarstream import archive_size, tar_chunks
 
 log = logging.getLogger("mlwarden.registry")
 PROBLEM = "application/problem+json"
@@ -40,10 +45,46 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": title, "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-    for code, title in [(401, "Unauthorized"), (403, "Forbidden"), (404, "Not found"), (422, "Rejected")]
+# What each problem status means here; a route declares, with ``problems()``, only those it can answer.
+# Every authenticated route can answer 401 and 429 (the ``Caller`` dependency) and 422 (any path name
+# that is not a plain identifier, and an OIDC token whose roles claim names an unknown role).
+PROBLEM_DESCRIPTIONS = {
+    400: "The body cannot be parsed (e.g. JSON that is not UTF-8)",
+    401: "No, invalid, expired or revoked credentials",
+    403: "The caller's roles in this namespace do not allow it",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    413: "The body is too large",
+    422: "Invalid request, or refused (gate, signature, approval checks)",
+    423: "The version is quarantined",
+    429: "Too many failed logins from this client",
+    503: "Storage unavailable",
 }
+PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string", "pattern": "^Bearer "}}},
+    429: {
+        "Retry-After": {
+            "description": "Seconds until this client may try again",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses=`` for the problem statuses it can answer: problem+json, ``Problem`` schema."""
+    return {
+        code: {
+            "description": PROBLEM_DESCRIPTIONS[code],
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            **({"headers": PROBLEM_HEADERS[code]} if code in PROBLEM_HEADERS else {}),
+        }
+        for code in codes
+    }
+
+
+PROBLEM_RESPONSES = problems(*PROBLEM_DESCRIPTIONS)
 
 
 def _no_nul(value: str) -> str:
@@ -57,12 +98,15 @@ Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details; some problems add members (``errors``, ``decision``, ``retry_after``)."""
+
+    model_config = ConfigDict(extra="allow")
 
     type: str
     title: str
     status: int
     detail: str
+    instance: str | None = None
 
 
 class PromoteBody(BaseModel):
@@ -128,9 +172,26 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.checkpoints = Counter(
+            "mlwarden_registry_checkpoints_total",
+            "Scheduled audit checkpoint ticks by outcome (signed, unchanged, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
 
 
-def _caller(request: Request) -> Principal:
+# Declares the bearer scheme in the OpenAPI schema (and so on every route that takes a ``Caller``). It
+# never refuses (auto_error=False): the authenticator reads the header itself and answers its own 401s.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="An ``mlw_`` API token or, when the registry is configured for it, an OIDC JWT",
+    auto_error=False,
+)
+
+
+def _caller(
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+) -> Principal:
     """The authenticated principal (401, or 429 after too many failures from this client)."""
     authenticate: Callable[[Request], Principal] = request.app.state.authenticate
     return authenticate(request)
@@ -203,6 +264,21 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
     )
     authenticator = Authenticator(reg.engine, oidc)
     limiter = FailureLimiter(settings.login_failures_per_minute)
+    scheduler = CheckpointScheduler(
+        reg.audit,
+        settings.audit_checkpoint_seconds,
+        lambda outcome: metrics.checkpoints.labels(outcome).inc(),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(reg.warm_up)  # before the socket opens: /readyz then means ready
+        scheduler.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(scheduler.stop)  # signs the final checkpoint; joining blocks
+
     app = FastAPI(
         title="mlwarden registry",
         version=__version__,
@@ -210,10 +286,25 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
         redoc_url=None,
-        responses=PROBLEM_RESPONSES,
+        lifespan=lifespan,
     )
     app.state.registry = reg
     app.state.metrics = metrics
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema plus the ``Problem`` component that every problem+json response refers to.
+
+        FastAPI files a response ``model`` under the route's own media type (application/json), so the
+        problem responses name the component by ``$ref`` and it is added here.
+        """
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)  # builds and caches app.openapi_schema
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                Problem.model_json_schema()
+            )
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, err: ProblemError) -> JSONResponse:
@@ -227,7 +318,9 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, err: StarletteHTTPException) -> JSONResponse:
-        return problem_response(ProblemError(err.status_code, str(err.detail), str(err.detail)))
+        response = problem_response(ProblemError(err.status_code, str(err.detail), str(err.detail)))
+        response.headers.update(err.headers or {})  # e.g. the Allow of a 405, which RFC 9110 requires
+        return response
 
     @app.exception_handler(MlwardenError)
     async def _mlwarden(_: Request, err: MlwardenError) -> JSONResponse:
@@ -275,9 +368,7 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get(
-        "/readyz", tags=["operations"], responses={503: PROBLEM_RESPONSES[401] | {"description": "Not ready"}}
-    )
+    @app.get("/readyz", tags=["operations"], responses=problems(503))
     def readyz() -> Any:
         """The database is reachable and migrated, and the blob store answers."""
         from mlwarden.registry.db import current_revision, head_revision  # noqa: PLC0415
@@ -294,22 +385,53 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
             return problem_response(ProblemError(503, "Not ready", f"{type(err).__name__}: {err}"))
         return {"status": "ready"}
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def metrics_endpoint() -> Response:
         """Prometheus metrics (``mlwarden_registry_*``)."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/v1/whoami", tags=["tokens"])
+    @app.get(
+        "/v1/audit/checkpoint",
+        tags=["audit"],
+        response_class=PlainTextResponse,
+        responses={
+            200: {
+                "description": "The latest checkpoint: a C2SP tlog-checkpoint signed note (Ed25519)",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            404: PROBLEM_RESPONSES[404] | {"description": "No checkpoint signed yet"},
+        },
+    )
+    def audit_checkpoint() -> PlainTextResponse:
+        """The latest signed audit checkpoint (origin, size, root hash, signature), as text.
+
+        Readable without a token, like ``/healthz``: a checkpoint reveals only the log's size and root
+        hash, and witnesses and monitors must fetch it to keep copies that ``mlwarden audit verify
+        --checkpoint`` later checks the log against (which catches a rewritten and re-signed history).
+        """
+        note = reg.audit.latest_checkpoint()
+        if note is None:
+            raise ProblemError(404, "No checkpoint", "the audit log has no signed checkpoint yet")
+        return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
+
+    @app.get("/v1/whoami", tags=["tokens"], responses=problems(401, 422, 429))
     def whoami(caller: Caller) -> dict[str, Any]:
         """The authenticated principal and its grants."""
         return {"principal": caller.name, "via": caller.via, "grants": [g.to_dict() for g in caller.grants]}
 
-    @app.get("/v1/models", tags=["models"])
+    @app.get("/v1/models", tags=["models"], responses=problems(401, 422, 429))
     def list_models(caller: Caller) -> list[dict[str, Any]]:
         """Models in the namespaces the caller may read."""
         return reg.list_models(caller)
 
-    @app.get("/v1/models/{namespace}/{name}/versions", tags=["models"])
+    @app.get(
+        "/v1/models/{namespace}/{name}/versions", tags=["models"], responses=problems(401, 403, 404, 422, 429)
+    )
     def list_versions(namespace: str, name: str, caller: Caller) -> list[dict[str, Any]]:
         """A model's versions, oldest first."""
         return reg.list_versions(caller, Ref(namespace, name))
@@ -318,10 +440,7 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
         "/v1/models/{namespace}/{name}/versions/{version}",
         tags=["models"],
         status_code=201,
-        responses={
-            409: PROBLEM_RESPONSES[422] | {"description": "Version exists"},
-            413: {"description": "Too large"},
-        },
+        responses=problems(401, 403, 409, 413, 422, 429, 503),
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -337,17 +456,18 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
             metrics.pushes.labels("conflict").inc()
             raise ProblemError(409, "Version exists", f"{ref}@{version} exists and versions are immutable")
         staging = await run_in_threadpool(reg.new_staging)
-        upload = staging / "upload.tar"
+        receiver = reg.receiver(staging)
         try:
             received = 0
-            with upload.open("wb") as fh:
-                async for chunk in request.stream():
-                    received += len(chunk)
-                    if received > settings.max_upload_bytes:
-                        raise ProblemError(
-                            413, "Too large", f"uploads are limited to {settings.max_upload_bytes} bytes"
-                        )
-                    fh.write(chunk)
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > settings.max_upload_bytes:
+                    raise ProblemError(
+                        413, "Too large", f"uploads are limited to {settings.max_upload_bytes} bytes"
+                    )
+                if receiver.write(chunk):  # the unpacking thread is behind: wait off the event loop
+                    await run_in_threadpool(receiver.drain)
+            upload = await run_in_threadpool(receiver.finish)
             result = await run_in_threadpool(reg.push, caller, ref, version, upload)
         except ClientDisconnect:
             metrics.pushes.labels("interrupted").inc()
@@ -358,25 +478,79 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
             metrics.pushes.labels("conflict" if err.status == 409 else "refused").inc()
             raise
         finally:
+            await run_in_threadpool(receiver.abort)  # returns at once unless the body was cut short
             await run_in_threadpool(shutil.rmtree, staging, True)
         metrics.pushes.labels("stored").inc()
         return JSONResponse(result, status_code=201)
 
-    @app.get("/v1/models/{namespace}/{name}/versions/{version}", tags=["models"])
+    @app.get(
+        "/v1/models/{namespace}/{name}/versions/{version}",
+        tags=["models"],
+        responses=problems(401, 403, 404, 422, 429),
+    )
     def show(namespace: str, name: str, version: str, caller: Caller) -> dict[str, Any]:
         """A version: files and digests, signers, push decision, lineage, attestations, aliases."""
         return reg.show(caller, Ref(namespace, name), version)
 
-    @app.get("/v1/models/{namespace}/{name}/versions/{version}/signatures", tags=["models"])
+    @app.get(
+        "/v1/models/{namespace}/{name}/versions/{version}/signatures",
+        tags=["models"],
+        responses=problems(401, 403, 404, 422, 429),
+    )
     def signatures(namespace: str, name: str, version: str, caller: Caller) -> list[dict[str, Any]]:
         """The version's OMS signature bundles."""
         return reg.signatures(caller, Ref(namespace, name), version)
 
     @app.get(
+        "/v1/models/{namespace}/{name}/versions/{version}/archive",
+        tags=["models"],
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}}},
+            **problems(401, 403, 404, 422, 423, 429, 503),
+        },
+    )
+    def pull_archive(namespace: str, name: str, version: str, caller: Caller) -> StreamingResponse:
+        """All files of a version as one uncompressed tar (what ``mlwarden pull`` reads), in path order.
+
+        Each file is verified against its digest as it streams; a blob that fails verification ends
+        the transfer before its last chunk, so the client never receives a complete wrong file."""
+        files, open_blob = reg.open_archive(caller, Ref(namespace, name), version)
+        members = [(f["path"], f["size"]) for f in files]
+
+        current = [""]
+
+        def blob(digest: str) -> Iterator[bytes]:  # opened only when the archive reaches it
+            current[0] = digest
+            for chunk in open_blob(digest):
+                metrics.pulled.inc(len(chunk))
+                yield chunk
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from tar_chunks((f["path"], f["size"], blob(f["digest"])) for f in files)
+            except MlwardenError as err:
+                metrics.verify_failures.inc()
+                log.error(
+                    "pull aborted",
+                    extra={"event": "verify_failed", "digest": current[0], "error": err.message},
+                )
+                raise
+
+        headers = {"Content-Length": str(archive_size(members))}
+        return StreamingResponse(chunks(), media_type="application/x-tar", headers=headers)
+
+    @app.get(
         "/v1/models/{namespace}/{name}/versions/{version}/files/{path:path}",
         tags=["models"],
         response_class=StreamingResponse,
-        responses={200: {"content": {"application/octet-stream": {}}}, 423: {"description": "Quarantined"}},
+        responses={
+            200: {
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                "headers": {"ETag": {"required": True, "schema": {"type": "string", "pattern": '^"sha256:'}}},
+            },
+            **problems(401, 403, 404, 422, 423, 429, 503),
+        },
     )
     def pull(namespace: str, name: str, version: str, path: str, caller: Caller) -> StreamingResponse:
         """One file of a version, streamed and verified against its digest as it goes."""
@@ -402,6 +576,7 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
         "/v1/models/{namespace}/{name}/versions/{version}/approvals",
         tags=["approvals"],
         status_code=201,
+        responses=problems(401, 403, 404, 413, 422, 429),
         openapi_extra={
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
         },
@@ -415,7 +590,11 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
             raise ProblemError(413, "Too large", "an approval bundle is at most 1 MiB")
         return await run_in_threadpool(reg.approve, caller, Ref(namespace, name), version, body)
 
-    @app.post("/v1/models/{namespace}/{name}/versions/{version}/quarantine", tags=["approvals"])
+    @app.post(
+        "/v1/models/{namespace}/{name}/versions/{version}/quarantine",
+        tags=["approvals"],
+        responses=problems(400, 401, 403, 404, 422, 429),
+    )
     def quarantine(
         namespace: str, name: str, version: str, body: Annotated[QuarantineBody, Body()], caller: Caller
     ) -> dict[str, Any]:
@@ -425,7 +604,7 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
     @app.post(
         "/v1/models/{namespace}/{name}/versions/{version}/release",
         tags=["approvals"],
-        responses={409: PROBLEM_RESPONSES[422] | {"description": "Not quarantined"}},
+        responses=problems(400, 401, 403, 404, 409, 422, 429),
     )
     def release(
         namespace: str, name: str, version: str, body: Annotated[ReleaseBody, Body()], caller: Caller
@@ -433,26 +612,38 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
         """Lift a quarantine (admin only, with a reason); gateways see a ``release`` event."""
         return reg.release(caller, Ref(namespace, name), version, body.reason)
 
-    @app.get("/v1/models/{namespace}/{name}/aliases/{alias}", tags=["aliases"])
+    @app.get(
+        "/v1/models/{namespace}/{name}/aliases/{alias}",
+        tags=["aliases"],
+        responses=problems(401, 403, 404, 422, 429),
+    )
     def resolve(namespace: str, name: str, alias: str, caller: Caller) -> dict[str, Any]:
         """The version an alias points at."""
         return reg.resolve_alias(caller, Ref(namespace, name), alias)
 
-    @app.put("/v1/models/{namespace}/{name}/aliases/{alias}", tags=["aliases"])
+    @app.put(
+        "/v1/models/{namespace}/{name}/aliases/{alias}",
+        tags=["aliases"],
+        responses=problems(400, 401, 403, 404, 409, 422, 429, 503),
+    )
     def promote(
         namespace: str, name: str, alias: str, body: Annotated[PromoteBody, Body()], caller: Caller
     ) -> dict[str, Any]:
         """Promote: point the alias at a version that passes the alias's policy."""
         return reg.promote(caller, Ref(namespace, name), alias, body.version)
 
-    @app.post("/v1/models/{namespace}/{name}/aliases/{alias}/rollback", tags=["aliases"])
+    @app.post(
+        "/v1/models/{namespace}/{name}/aliases/{alias}/rollback",
+        tags=["aliases"],
+        responses=problems(400, 401, 403, 404, 409, 422, 429),
+    )
     def rollback(
         namespace: str, name: str, alias: str, body: Annotated[RollbackBody, Body()], caller: Caller
     ) -> dict[str, Any]:
         """Move the alias back to an earlier good version it held."""
         return reg.rollback(caller, Ref(namespace, name), alias, body.version)
 
-    @app.get("/v1/events", tags=["operations"])
+    @app.get("/v1/events", tags=["operations"], responses=problems(401, 422, 429))
     def events(
         caller: Caller,
         since: Annotated[int, Query(ge=0, le=2**62)] = 0,
@@ -461,17 +652,17 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
         """Registry events after ``since`` (gateways poll for quarantines and alias moves)."""
         return reg.events(caller, since, limit)
 
-    @app.post("/v1/tokens", tags=["tokens"], status_code=201)
+    @app.post("/v1/tokens", tags=["tokens"], status_code=201, responses=problems(400, 401, 403, 422, 429))
     def create_token(body: Annotated[TokenBody, Body()], caller: Caller) -> dict[str, Any]:
         """Create an API token; the response is the only time its secret is shown."""
         return reg.create_token(caller, body.principal, body.grants, body.days, body.description)
 
-    @app.get("/v1/tokens", tags=["tokens"])
+    @app.get("/v1/tokens", tags=["tokens"], responses=problems(401, 422, 429))
     def list_tokens(caller: Caller) -> list[dict[str, Any]]:
         """Tokens the caller may manage (never their secrets)."""
         return reg.list_tokens(caller)
 
-    @app.delete("/v1/tokens/{token_id}", tags=["tokens"])
+    @app.delete("/v1/tokens/{token_id}", tags=["tokens"], responses=problems(401, 404, 422, 429))
     def revoke_token(token_id: str, caller: Caller) -> dict[str, Any]:
         """Revoke a token."""
         return reg.revoke_token(caller, token_id)

@@ -5,10 +5,11 @@
     >>> client.push("team/classifier", "1.0", "model/", signatures=["model.sig"])  # doctest: +SKIP
     >>> client.pull("team/classifier", "1.0", "pulled/")                       # doctest: +SKIP
 
-A push streams a tar (``model/``, ``signatures/``, ``attestations/``) built on the fly, so memory
-stays flat for multi-GB models. A pull writes every file to a temporary directory beside the
-destination, checks each file's SHA-256 against the version's manifest as it streams, and renames
-the directory into place only when all of them matched.
+A push streams a tar (``model/``, ``signatures/``, ``attestations/``) built on the fly, with its exact
+length announced, so memory stays flat for multi-GB models. A pull streams the version back as one tar
+(one request, one audit entry), writes every file to a temporary directory beside the destination,
+checks each file's SHA-256 against the version's manifest as it arrives, and renames the directory
+into place only when all of them matched.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import httpx
 
 from mlwarden.errors import MlwardenError
+from mlwarden.registry.tarstream import TarFeed, TarStreamError, archive_size, tar_chunks
 
-CHUNK = 1 << 20
-_BLOCK = tarfile.BLOCKSIZE
+CHUNK = 4 << 20
 
 
 class RegistryError(MlwardenError):
@@ -54,29 +55,16 @@ def split_model(name: str) -> tuple[str, str]:
     return namespace or "default", model
 
 
-def _tar_header(name: str, size: int, *, directory: bool = False) -> bytes:
-    info = tarfile.TarInfo(name)
-    info.size = 0 if directory else size
-    info.type = tarfile.DIRTYPE if directory else tarfile.REGTYPE
-    info.mode = 0o755 if directory else 0o644
-    return info.tobuf(format=tarfile.PAX_FORMAT)
-
-
-def tar_stream(entries: Sequence[tuple[str, Path]]) -> Iterator[bytes]:
-    """A tar of ``(archive name, file)`` pairs, generated chunk by chunk (never whole in memory)."""
-    for name, path in entries:
-        size = path.stat().st_size
-        yield _tar_header(name, size)
+def _file_chunks(path: Path, size: int) -> Iterator[bytes]:
+    with path.open("rb", buffering=0) as fh:
         sent = 0
-        with path.open("rb") as fh:
-            while chunk := fh.read(CHUNK):
-                sent += len(chunk)
-                yield chunk
-        if sent != size:
-            raise RegistryError(f"{path} changed size while it was being pushed")
-        if size % _BLOCK:
-            yield b"\0" * (_BLOCK - size % _BLOCK)
-    yield b"\0" * (2 * _BLOCK)
+        while chunk := fh.read(min(CHUNK, size - sent) or 1):
+            sent += len(chunk)
+            yield chunk
+            if sent >= size:
+                break
+    if sent != size:
+        raise RegistryError(f"{path} changed size while it was being pushed")
 
 
 def push_entries(
@@ -97,6 +85,60 @@ def push_entries(
         att += sorted(p.glob("*.json")) if p.is_dir() else [p]
     entries += [(f"attestations/{i:03d}-{p.name}", p) for i, p in enumerate(att)]
     return entries
+
+
+class _PullFeed(TarFeed):
+    """Writes a version's archive into ``into``, checking every file against the version's manifest."""
+
+    def __init__(self, into: Path, files: Sequence[dict[str, Any]]) -> None:
+        super().__init__()
+        self._into = into
+        self._expected = {f["path"]: (f["digest"], f["size"]) for f in files}
+        self._done: set[str] = set()
+        self._name = ""
+        self._fh: Any = None
+        self._hasher: Any = None
+
+    def begin(self, info: tarfile.TarInfo) -> None:
+        if info.isdir():
+            return
+        rel = PurePosixPath(info.name)
+        if (
+            info.name not in self._expected
+            or rel.is_absolute()
+            or ".." in rel.parts
+            or info.name in self._done
+        ):
+            raise RegistryError(f"the registry sent {info.name!r}, which is not a file of this version")
+        if info.size != self._expected[info.name][1]:
+            raise RegistryError(
+                f"{info.name} has {info.size} bytes, not the manifest's {self._expected[info.name][1]}"
+            )
+        out = self._into.joinpath(*rel.parts)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self._name, self._fh, self._hasher = info.name, out.open("xb"), hashlib.sha256()
+
+    def data(self, chunk: memoryview) -> None:
+        self._hasher.update(chunk)
+        self._fh.write(chunk)
+
+    def end(self) -> None:
+        self._fh.close()
+        self._fh = None
+        digest = self._expected[self._name][0]
+        if self._hasher.hexdigest() != digest:
+            raise RegistryError(f"{self._name} does not match its digest sha256:{digest}")
+        self._done.add(self._name)
+
+    def close(self) -> None:
+        super().close()
+        missing = sorted(set(self._expected) - self._done)
+        if missing:
+            raise RegistryError(f"the archive lacks {len(missing)} file(s) of the version: {missing[0]}, ...")
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
 
 
 class RegistryClient:
@@ -185,12 +227,16 @@ class RegistryClient:
     ) -> dict[str, Any]:
         """Upload a signed model (and its attestations); the registry gates it and stores it."""
         entries = push_entries(Path(model_dir), map(Path, signatures), map(Path, attestations))
+        sized = [(name, path, path.stat().st_size) for name, path in entries]
+        body = tar_chunks((name, size, _file_chunks(path, size)) for name, path, size in sized)
+        length = archive_size((name, size) for name, _, size in sized)
         return dict(
             self._request(
                 "PUT",
                 f"{self._model_path(model)}/versions/{version}",
-                content=tar_stream(entries),
-                headers={"Content-Type": "application/x-tar"},
+                content=body,
+                # a known length: no chunked framing, and an oversized push is refused before it is sent
+                headers={"Content-Type": "application/x-tar", "Content-Length": str(length)},
             )
         )
 
@@ -202,40 +248,31 @@ class RegistryClient:
         doc = self.show(model, version)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        feed = _PullFeed(partial, doc["files"])
         try:
-            for f in doc["files"]:
-                self._download(model, version, f, partial)
+            try:
+                with self._http.stream(
+                    "GET", f"{self._model_path(model)}/versions/{version}/archive"
+                ) as response:
+                    if not response.is_success:
+                        _raise(response, response.read().decode("utf-8", "replace"))
+                    for chunk in response.iter_raw():  # as received: no re-chunking copies
+                        feed.feed(chunk)
+                feed.close()
+            except httpx.HTTPError as err:
+                raise RegistryError(
+                    f"the download broke off ({err}); the registry aborts a transfer whose blob fails "
+                    "verification"
+                ) from None
+            except TarStreamError as err:
+                raise RegistryError(f"the registry sent an invalid archive: {err}") from None
+            finally:
+                feed.release()
             partial.rename(target)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
         return doc
-
-    def _download(self, model: str, version: str, f: dict[str, Any], into: Path) -> None:
-        rel = Path(f["path"])
-        if rel.is_absolute() or ".." in rel.parts:
-            raise RegistryError(f"the registry named an unsafe path {f['path']!r}")
-        out = into / rel
-        out.parent.mkdir(parents=True, exist_ok=True)
-        url = f"{self._model_path(model)}/versions/{version}/files/{f['path']}"
-        hasher = hashlib.sha256()
-        size = 0
-        try:
-            with self._http.stream("GET", url) as response:
-                if not response.is_success:
-                    _raise(response, response.read().decode("utf-8", "replace"))
-                with out.open("xb") as fh:
-                    for chunk in response.iter_bytes(CHUNK):
-                        hasher.update(chunk)
-                        size += len(chunk)
-                        fh.write(chunk)
-        except httpx.HTTPError as err:
-            raise RegistryError(
-                f"download of {f['path']} broke off ({err}); the registry aborts a transfer whose blob "
-                "fails verification"
-            ) from None
-        if size != f["size"] or hasher.hexdigest() != f["digest"]:
-            raise RegistryError(f"{f['path']} does not match its digest sha256:{f['digest']}")
 
     def promote(self, model: str, alias: str, version: str) -> dict[str, Any]:
         """Point an alias at a version (the registry gates it with the alias's policy)."""

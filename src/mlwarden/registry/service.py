@@ -1,10 +1,11 @@
 """The registry's business logic, with no HTTP in it: push, pull, aliases, approvals, quarantine, tokens.
 
 Every action is one database transaction that also appends its audit-log entry, so an action and its
-record commit together or not at all. Bytes never sit in a transaction: a push unpacks the upload into
-a staging directory, gates it there with the registry's own policy and trust, copies the files into the
-content-addressed blob store, and only then writes the version row; a crash at any earlier point leaves
-no visible version (staging is swept on the next start, and unreferenced blobs are invisible).
+record commit together or not at all. Bytes never sit in a transaction: a push is unpacked into a
+staging directory as it arrives (``registry.upload``), gated there with the registry's own policy and
+trust, moved into the content-addressed blob store, and only then is the version row written; a crash
+at any earlier point leaves no visible version (staging is swept on the next start, and unreferenced
+blobs are invisible until ``registry gc`` removes them).
 
 The upload is one uncompressed tar stream (``application/x-tar``) with three top-level folders:
 ``model/`` (the model's files, as signed), ``signatures/`` (one or more OMS bundles, ``*.sig``) and
@@ -17,31 +18,35 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import shutil
-import tarfile
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from mlwarden.hashing import Manifest
 from mlwarden.registry import models as m
 from mlwarden.registry.auth import Grant, Principal, ProblemError, new_token, parse_grants
-from mlwarden.registry.blobs import BlobStore
+from mlwarden.registry.blobs import BlobStore, LocalBlobStore
 from mlwarden.registry.settings import RegistrySettings
+from mlwarden.registry.upload import Received, UploadReceiver
+
+if TYPE_CHECKING:
+    from mlwarden.registry.audit.note import NoteSigner
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 ALIAS_RE = re.compile(r"[a-z][a-z0-9-]{0,31}")
 TOKEN_ID_RE = re.compile(r"[0-9a-f]{1,32}")
+log = logging.getLogger("mlwarden.registry")
 INT4_MAX = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
-SECTIONS = ("model", "signatures", "attestations")
-MAX_MEMBERS = 100_000
 HIGH_CAPABILITY = ("high", "critical")
 
 
@@ -57,6 +62,14 @@ class AuditSink(Protocol):
         *,
         connection: Connection | None = None,
     ) -> int: ...
+
+    def checkpoint(self) -> str: ...
+
+    def latest_checkpoint(self) -> str | None: ...
+
+    def size(self) -> int: ...
+
+    def signed_size(self) -> int: ...
 
 
 def now() -> dt.datetime:
@@ -131,6 +144,18 @@ class Registry:
                 removed += 1
         staging.mkdir(parents=True, exist_ok=True)
         return removed
+
+    def warm_up(self) -> None:
+        """Import the gate (scanner, classifier, policy engine) and compile the configured policies now,
+        so the first push does not pay for them; a policy that fails to load is logged and denies later."""
+        from mlwarden.policy import InvalidPolicyError  # noqa: PLC0415
+        from mlwarden.services.gate import preload  # noqa: PLC0415
+
+        for policy in sorted({self.settings.push_policy, *self.settings.alias_policies.values()}):
+            try:
+                preload(policy)
+            except InvalidPolicyError as err:
+                log.warning("policy %r does not load; it will deny: %s", policy, err.message)
 
     def bootstrap_admin(self) -> str | None:
         """A new all-namespace admin token when none is valid (first start), else None.
@@ -439,10 +464,28 @@ class Registry:
         return [json.loads(b) for b in bundles]
 
     def open_file(self, caller: Principal, ref: Ref, version: str, path: str) -> FileStream:
-        """A file's verifying stream; refused while the version is quarantined."""
-        caller.require("read", ref.namespace)
+        """A file's verifying stream; refused while the version is quarantined. Audited as a pull."""
         if "\x00" in path:  # no stored path holds NUL (and PostgreSQL text cannot be compared with it)
             raise ProblemError(404, "Not found", f"{ref}@{version} has no file {path!r}")
+        _, files = self._pull(caller, ref, version, path)
+        if not files:
+            raise ProblemError(404, "Not found", f"{ref}@{version} has no file {path!r}")
+        f = files[0]
+        reader = self.store.open(f["digest"])
+        return FileStream(path, f["size"], f["digest"], iter(reader))
+
+    def open_archive(self, caller: Principal, ref: Ref, version: str) -> tuple[list[dict[str, Any]], Any]:
+        """A version's files in path order and a function that opens each one's verifying stream.
+
+        Blobs are opened one at a time as the archive reaches them. Audited as one pull."""
+        _, files = self._pull(caller, ref, version, None)
+        return files, lambda digest: iter(self.store.open(digest))
+
+    def _pull(
+        self, caller: Principal, ref: Ref, version: str, path: str | None
+    ) -> tuple[Any, list[dict[str, Any]]]:
+        """Check access and quarantine, list the files (one ``path`` or all), record the pull."""
+        caller.require("read", ref.namespace)
         with self.engine.connect() as conn:
             _, row = self._version(conn, ref, version)
             if row["state"] != "active":
@@ -451,15 +494,16 @@ class Registry:
                     "Quarantined",
                     f"{ref}@{version} is quarantined: {row['state_reason'] or 'no reason given'}",
                 )
-            f = (
-                conn.execute(select(m.files).where(m.files.c.version_id == row["id"], m.files.c.path == path))
-                .mappings()
-                .first()
+            query = select(m.files).where(m.files.c.version_id == row["id"])
+            if path is not None:
+                query = query.where(m.files.c.path == path)
+            files = [dict(f) for f in conn.execute(query.order_by(m.files.c.path)).mappings()]
+        if files:  # recorded (durably, sharing commits with concurrent pulls) before a byte leaves
+            what: dict[str, Any] = {"files": len(files)} if path is None else {"path": path}
+            self.audit.append(
+                "pull", caller.name, f"{ref}@{version}", {"root_digest": row["root_digest"], **what}
             )
-        if f is None:
-            raise ProblemError(404, "Not found", f"{ref}@{version} has no file {path!r}")
-        reader = self.store.open(f["digest"])
-        return FileStream(path, f["size"], f["digest"], iter(reader))
+        return row, files
 
     def events(self, caller: Principal, since: int, limit: int) -> list[dict[str, Any]]:
         """Registry events after ``since`` (gateways poll this to unload quarantined versions)."""
@@ -508,16 +552,19 @@ class Registry:
         path.mkdir(parents=True)
         return path
 
-    def push(self, caller: Principal, ref: Ref, version: str, upload: Path) -> dict[str, Any]:
-        """Unpack ``upload`` (a tar, see the module docstring), gate it, store it, publish the version."""
+    def receiver(self, staging: Path) -> UploadReceiver:
+        """A receiver that unpacks an upload into ``staging`` as it arrives (see ``registry.upload``)."""
+        local = isinstance(self.store, LocalBlobStore) and self.store.durable
+        return UploadReceiver(staging / "unpacked", write_back=local)
+
+    def push(self, caller: Principal, ref: Ref, version: str, upload: Received) -> dict[str, Any]:
+        """Gate an unpacked upload (see the module docstring), store its files, publish the version."""
         caller.require("push", ref.namespace)
         check_name("version", version, VERSION_RE)
         if self.version_exists(ref, version):
             raise ProblemError(409, "Version exists", f"{ref}@{version} exists and versions are immutable")
-        work = upload.parent / "unpacked"
-        unpack(upload, work)
-        model_dir = work / "model"
-        if not model_dir.is_dir() or not any(model_dir.rglob("*")):
+        work, model_dir = upload.root, upload.model_dir
+        if not upload.model_files:
             raise ProblemError(422, "Empty model", "the upload has no files under model/")
         sigs = (
             [p.read_bytes() for p in sorted((work / "signatures").glob("*"))]
@@ -527,7 +574,13 @@ class Registry:
         if not sigs:
             raise ProblemError(422, "Unsigned", "the upload carries no signature under signatures/")
         att_dir = work / "attestations"
-        result = self._gate(model_dir, sigs, att_dir if att_dir.is_dir() else None, self.settings.push_policy)
+        result = self._gate(
+            model_dir,
+            sigs,
+            att_dir if att_dir.is_dir() else None,
+            self.settings.push_policy,
+            known=upload.manifest(),
+        )
         evidence = result.evidence
         if not evidence["signatures"]["verified"]:
             raise ProblemError(
@@ -545,9 +598,9 @@ class Registry:
                 decision=result.decision.to_dict(),
             )
         stored = []
-        for file in sorted(p for p in model_dir.rglob("*") if p.is_file()):
-            info = self.store.put_file(file)
-            stored.append((file.relative_to(model_dir).as_posix(), info.digest, info.size))
+        for name, (digest, size) in sorted(upload.model_files.items()):
+            self.store.adopt(model_dir / name, digest)  # a rename on the local store: no second copy
+            stored.append((name, digest, size))
         verified_files = {a["file"] for a in evidence["attestations"]}
         bundles = [
             (a["kind"], a["signer"], (att_dir / a["file"]).read_text(encoding="utf-8"))
@@ -649,7 +702,15 @@ class Registry:
             )
         )
 
-    def _gate(self, model_dir: Path, sigs: Sequence[bytes], att_dir: Path | None, policy: str) -> Any:
+    def _gate(
+        self,
+        model_dir: Path,
+        sigs: Sequence[bytes],
+        att_dir: Path | None,
+        policy: str,
+        *,
+        known: Manifest | None = None,
+    ) -> Any:
         from mlwarden.services.gate import GateRequest, run_gate  # noqa: PLC0415
         from mlwarden.signing import KeyTrust  # noqa: PLC0415
 
@@ -663,6 +724,7 @@ class Registry:
             attestations=att_dir,
             attestation_trust=[*trust, *approvers],
             settings={"scan": dict(self.settings.scan)},
+            known_digests=known,
         )
         try:
             return run_gate(request)
@@ -1024,46 +1086,32 @@ def lineage(evidence: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def unpack(upload: Path, into: Path) -> None:
-    """Extract the upload tar: regular files and folders only, under model/, signatures/, attestations/.
+def load_audit_signer(
+    settings: RegistrySettings, key: Path | None = None, *, create: bool = False
+) -> NoteSigner:
+    """The audit log's checkpoint signer: ``key``, else ``settings.audit_key``, else ``data_dir/audit.skey``.
 
-    Links, devices, absolute paths and ``..`` are refused (422), never followed; files are created
-    exclusively, so a duplicate member cannot overwrite an earlier one.
+    ``create`` (the server's first start only) generates the default key file (mode 600) when missing.
     """
-    into.mkdir(parents=True, exist_ok=True)
-    count = 0
+    import os  # noqa: PLC0415
+
+    from mlwarden.registry.audit import AuditError  # noqa: PLC0415
+    from mlwarden.registry.audit.note import NoteSigner  # noqa: PLC0415
+
+    key_file = key or settings.audit_key or settings.data_dir / "audit.skey"
+    if create and key is None and not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(NoteSigner.generate(settings.audit_origin).skey + "\n")
     try:
-        with tarfile.open(upload, "r:") as tar:
-            for member in tar:
-                count += 1
-                if count > MAX_MEMBERS:
-                    raise ProblemError(422, "Invalid upload", f"more than {MAX_MEMBERS} members")
-                name = PurePosixPath(member.name)
-                parts = [p for p in name.parts if p not in ("", ".")]
-                if name.is_absolute() or ".." in parts or not parts or parts[0] not in SECTIONS:
-                    raise ProblemError(
-                        422,
-                        "Invalid upload",
-                        f"member {member.name!r} is not under model/, signatures/ or attestations/",
-                    )
-                dest = into.joinpath(*parts)
-                if member.isdir():
-                    dest.mkdir(parents=True, exist_ok=True)
-                    continue
-                if not member.isreg() or len(parts) < 2:
-                    raise ProblemError(422, "Invalid upload", f"member {member.name!r} is not a regular file")
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                source = tar.extractfile(member)
-                assert source is not None
-                try:
-                    with dest.open("xb") as out:
-                        shutil.copyfileobj(source, out, 1 << 20)
-                except FileExistsError:
-                    raise ProblemError(
-                        422, "Invalid upload", f"member {member.name!r} appears twice"
-                    ) from None
-    except (tarfile.TarError, EOFError) as err:
-        raise ProblemError(422, "Invalid upload", f"the body is not a complete tar stream ({err})") from None
+        text = key_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        why = err.strerror if isinstance(err, OSError) and err.strerror else "not a text key file"
+        raise AuditError(
+            f"cannot read the audit signing key {key_file}: {why}",
+            hint="pass the key written by 'mlwarden audit keygen' or the registry's data_dir/audit.skey",
+        ) from None
+    return NoteSigner.from_skey(text.strip())
 
 
 def open_registry(settings: RegistrySettings, *, announce: Any = None) -> Registry:
@@ -1073,25 +1121,17 @@ def open_registry(settings: RegistrySettings, *, announce: Any = None) -> Regist
     import sys  # noqa: PLC0415
 
     from mlwarden.registry.audit.log import AuditLog  # noqa: PLC0415
-    from mlwarden.registry.audit.note import NoteSigner  # noqa: PLC0415
     from mlwarden.registry.blobs import open_store  # noqa: PLC0415
     from mlwarden.registry.db import make_engine, upgrade  # noqa: PLC0415
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database)
     upgrade(engine)
-    key_file = settings.audit_key or settings.data_dir / "audit.skey"
-    if not key_file.exists():
-        signer = NoteSigner.generate(settings.audit_origin)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(signer.skey + "\n")
-    signer = NoteSigner.from_skey(key_file.read_text(encoding="utf-8").strip())
     registry = Registry(
         settings,
         engine,
         open_store(settings.blobs, kek=settings.blob_kek, replicas=settings.blob_replicas),
-        AuditLog(engine, signer, settings.audit_origin),
+        AuditLog(engine, load_audit_signer(settings, create=True), settings.audit_origin),
     )
     registry.sweep_staging()
     token = registry.bootstrap_admin()

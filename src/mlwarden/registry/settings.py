@@ -36,6 +36,9 @@ class RegistrySettings(BaseModel):
     approver_keys: list[Path] = Field(default_factory=list)  # keys whose approval attestations count
     audit_key: Path | None = None  # private key for audit checkpoints (default: generated in data_dir)
     audit_origin: str = "mlwarden-registry"
+    # How often the server signs a checkpoint when the log grew (0: never; then run 'audit checkpoint'
+    # from cron). Entries after the latest checkpoint are covered by no signature yet.
+    audit_checkpoint_seconds: float = Field(default=60.0, ge=0, allow_inf_nan=False)
     max_upload_bytes: int = Field(default=64 << 30, gt=0)
     token_days: int = Field(default=90, gt=0)
     bootstrap_token_file: Path | None = None  # also write the one-time admin token here (mode 600)

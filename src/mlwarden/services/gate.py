@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ class GateRequest:
     opa_url: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     now: dt.datetime | None = None
+    # Digests the caller computed itself from the bytes it wrote (the registry's upload receiver), reused
+    # for files whose stat is unchanged; never digests a client or a file claims.
+    known_digests: Manifest | None = None
 
 
 @dataclass
@@ -79,10 +83,35 @@ def run_gate(request: GateRequest) -> GateResult:
     return GateResult(evaluate(policy, evidence), evidence)
 
 
+_POLICIES: dict[tuple[str, int, int], Policy] = {}
+_POLICIES_LOCK = threading.Lock()
+
+
+def preload(policy: str) -> None:
+    """Import what the gate needs and compile ``policy`` (for a resident service, at start-up)."""
+    import mlwarden.capability  # noqa: PLC0415
+    import mlwarden.scanning  # noqa: F401, PLC0415
+
+    _load_policy(policy)
+
+
 def _load_policy(name: str) -> Policy:
+    """Load (parse, validate, compile CEL) once per policy file version: a resident registry gates
+    every push and promotion, and compiling costs more than gating a model with known digests."""
     from mlwarden.policy import load_policy  # noqa: PLC0415
 
-    return load_policy(name)
+    try:
+        st = Path(name).stat()
+        key = (str(Path(name).resolve()), st.st_mtime_ns, st.st_size)
+    except (OSError, ValueError):
+        key = (name, 0, 0)  # a shipped policy: fixed for this installation
+    with _POLICIES_LOCK:
+        cached = _POLICIES.get(key)
+    if cached is None:
+        cached = load_policy(name)
+        with _POLICIES_LOCK:
+            _POLICIES[key] = cached
+    return cached
 
 
 def _policy_exists(name: str) -> bool:
@@ -126,7 +155,11 @@ def _hash_and_verify(request: GateRequest) -> tuple[Manifest | None, dict[str, A
     signatures: dict[str, Any] = {"verified": False, "error": None, "signers": []}
     if request.signatures:
         try:
-            verified = verify_all(request.path, pair_signatures(request.signatures, request.trust))
+            verified = verify_all(
+                request.path,
+                pair_signatures(request.signatures, request.trust),
+                previous=request.known_digests,
+            )
         except VerificationError as err:
             signatures["error"] = err.message
         except MlwardenError as err:  # no trust anchor, unreadable key: the signature cannot count
@@ -140,7 +173,7 @@ def _hash_and_verify(request: GateRequest) -> tuple[Manifest | None, dict[str, A
     else:
         signatures["error"] = "no signature given"
     try:
-        return hash_model(request.path, HashingConfig()), signatures
+        return hash_model(request.path, HashingConfig(), previous=request.known_digests), signatures
     except HashingError as err:
         signatures["error"] = signatures["error"] or err.message
         return None, signatures

@@ -312,11 +312,14 @@ def verify_all(
     signatures: Sequence[tuple[dict[str, Any] | str | bytes, Trust | bytes]],
     *,
     max_workers: int | None = None,
+    previous: Manifest | None = None,
 ) -> VerifiedModel:
     """Require every ``(bundle, trust)`` pair (say the publisher's and the registry's) to hold.
 
     All signatures are authenticated before any byte of the model is read, and the model is hashed
-    once per distinct serialization, so two sha256 signatures cost one pass.
+    once per distinct serialization, so two sha256 signatures cost one pass. ``previous``: digests the
+    caller computed itself of these very files (``hash_model``'s incremental reuse; never one taken
+    from the bundle or the client).
     """
     if not signatures:
         raise VerificationError("no signature to verify", hint="pass at least one --signature")
@@ -339,7 +342,7 @@ def verify_all(
         local = local_by_config.get(cache_key)
         if local is None:
             try:
-                local = hash_model(model_path, config)
+                local = hash_model(model_path, config, previous=previous)
             except HashingError as err:
                 raise VerificationError(err.message, hint=err.hint) from None
             local_by_config[cache_key] = local

@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from mlwarden.registry.audit.log import audit_entries
-from mlwarden.registry.client import RegistryClient, RegistryError, tar_stream
+from mlwarden.registry.client import RegistryClient, RegistryError
 from mlwarden.registry.db import make_engine
+from mlwarden.registry.tarstream import tar_chunks
 from mlwarden.services.approve import approve
 from mlwarden.signing import dump_bundle
 
@@ -168,7 +169,7 @@ def test_release_lifts_quarantine_admin_only(
     finally:
         engine.dispose()
     released = [json.loads(d) for a, who, d in rows if a == "release" and who == "admin-user"]
-    assert [a for a, _, _ in rows] == ["push", "quarantine", "release"]
+    assert [a for a, _, _ in rows] == ["push", "quarantine", "release", "pull"]  # the pull after release
     assert released[0]["reason"] == "false positive, see SEC-42"
     assert released[0]["quarantined_for"] == "suspected backdoor"
 
@@ -179,6 +180,7 @@ ENDPOINTS = {
     "versions": ("GET", "/v1/models/{ns}/{m}/versions", None, "read"),
     "show": ("GET", "/v1/models/{ns}/{m}/versions/1.0", None, "read"),
     "pull": ("GET", "/v1/models/{ns}/{m}/versions/1.0/files/config.json", None, "read"),
+    "archive": ("GET", "/v1/models/{ns}/{m}/versions/1.0/archive", None, "read"),
     "events": ("GET", "/v1/events", None, "read"),
     "push": ("PUT", "/v1/models/{ns}/{m}/versions/9.9", None, "push"),
     "promote": ("PUT", "/v1/models/{ns}/{m}/aliases/matrix", {"version": "nope"}, "promote"),
@@ -331,7 +333,9 @@ def _kill_during_upload(srv: Server, material: Material, tmp_path: Path) -> None
     started = threading.Event()
 
     def slow_body() -> Iterator[bytes]:
-        for i, chunk in enumerate(tar_stream([("model/weights.bin", big / "weights.bin")])):
+        data = (big / "weights.bin").read_bytes()
+        pieces = [data[i : i + (1 << 20)] for i in range(0, len(data), 1 << 20)]
+        for i, chunk in enumerate(tar_chunks([("model/weights.bin", len(data), pieces)])):
             yield chunk
             if i == 2:
                 started.set()

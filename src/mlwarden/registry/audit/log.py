@@ -58,6 +58,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from mlwarden.core.merkle import (
     CompactTree,
@@ -464,26 +465,38 @@ class AuditLog:
         return [r["index"] for r in rows]
 
     def checkpoint(self) -> str:
-        """Sign the current size and root (from the stored frontier, O(log n)) and store the note."""
-        with self.engine.begin() as conn:
-            head = conn.execute(
-                select(audit_head.c.size, audit_head.c.frontier).where(audit_head.c.id == _HEAD_ID)
-            ).first()
-            if head is None:
-                raise AuditError("the audit log has no head row", hint="create the schema first")
-            tree = CompactTree.from_bytes(int(head.size), bytes(head.frontier))
-            existing = conn.execute(
-                select(audit_checkpoints.c.note).where(audit_checkpoints.c.size == tree.size)
-            ).first()
-            if existing is not None:
-                return str(existing.note)
-            root = tree.root()
-            note = self.signer.sign(Checkpoint(self.origin, tree.size, root).text())
-            conn.execute(
-                insert(audit_checkpoints).values(
-                    size=tree.size, root_hash=root, note=note, time=format_time(self._clock())
+        """Sign the current size and root (from the stored frontier, O(log n)) and store the note.
+
+        If that size is already signed, the stored note is returned. Safe to call from several
+        processes at once (replicas, cron): ``size`` is the primary key, so when two sign the same size
+        concurrently one insert fails and that caller returns the note the other stored.
+        """
+        size = 0
+        try:
+            with self.engine.begin() as conn:
+                head = conn.execute(
+                    select(audit_head.c.size, audit_head.c.frontier).where(audit_head.c.id == _HEAD_ID)
+                ).first()
+                if head is None:
+                    raise AuditError("the audit log has no head row", hint="create the schema first")
+                tree = CompactTree.from_bytes(int(head.size), bytes(head.frontier))
+                size = tree.size
+                existing = self._checkpoint_note(conn, size)
+                if existing is not None:
+                    return existing
+                root = tree.root()
+                note = self.signer.sign(Checkpoint(self.origin, size, root).text())
+                conn.execute(
+                    insert(audit_checkpoints).values(
+                        size=size, root_hash=root, note=note, time=format_time(self._clock())
+                    )
                 )
-            )
+        except IntegrityError:
+            with self.engine.connect() as conn:
+                stored = self._checkpoint_note(conn, size)
+            if stored is None:
+                raise
+            return stored
         return note
 
     # -- reading ------------------------------------------------------------------------------------
@@ -492,6 +505,12 @@ class AuditLog:
         """The number of committed entries, per the head row."""
         with self.engine.connect() as conn:
             value = conn.execute(select(audit_head.c.size).where(audit_head.c.id == _HEAD_ID)).scalar()
+        return int(value or 0)
+
+    def signed_size(self) -> int:
+        """The size of the latest checkpoint (0 before the first): later entries are not yet signed."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.max(audit_checkpoints.c.size))).scalar()
         return int(value or 0)
 
     def latest_checkpoint(self) -> str | None:
@@ -619,6 +638,7 @@ class VerifyReport:
     signed_size: int = 0
     root_hash: bytes = b""
     problems: list[Problem] = field(default_factory=list)
+    external_checkpoints: int = 0  # checkpoints kept outside the log that it is consistent with
 
     @property
     def ok(self) -> bool:
@@ -647,6 +667,8 @@ class VerifyReport:
         """One line: intact with sizes, or the first problem and the counts."""
         if self.ok:
             tail = f", {self.unsigned} newer entries not yet checkpointed" if self.unsigned else ""
+            if self.external_checkpoints:
+                tail += f", consistent with {self.external_checkpoints} external checkpoint(s)"
             return (
                 f"audit log intact: {self.entries} entries, "
                 f"{self.verified_checkpoints} signed checkpoint(s), latest at size {self.signed_size}{tail}; "
@@ -666,6 +688,7 @@ class VerifyReport:
             "verified_checkpoints": self.verified_checkpoints,
             "signed_size": self.signed_size,
             "unsigned_entries": self.unsigned,
+            "external_checkpoints": self.external_checkpoints,
             "root_hash": _b64(self.root_hash),
             "counts": self.counts(),
             "problems": [{"kind": p.kind, "index": p.index, "message": p.message} for p in self.problems],
@@ -682,6 +705,7 @@ def verify(
     verifier_key: str | NoteVerifier,
     *,
     origin: str | None = None,
+    external_checkpoints: Mapping[str, str] | None = None,
 ) -> VerifyReport:
     """Check the whole log offline: ``source`` is an engine, or an export (a path or lines).
 
@@ -689,16 +713,24 @@ def verify(
     signature is checked with ``verifier_key`` (its origin must be ``origin``, default the key name)
     and its root compared with the replayed root at its size. The report names each edited, deleted,
     inserted or reordered entry it can tell apart and counts them.
+
+    ``external_checkpoints`` maps a name (e.g. the file it came from) to a signed checkpoint kept
+    outside the database, such as one a monitor fetched earlier. Stored checkpoints cannot catch
+    someone with the database and the key who rewrites the entries and re-signs every checkpoint; an
+    older copy can: it must verify with the key, its size must not exceed the log's and its root must
+    equal the replayed root at its size, else the history was rewritten since it was signed.
     """
     verifier = (
         verifier_key if isinstance(verifier_key, NoteVerifier) else NoteVerifier.from_vkey(verifier_key)
     )
     report = VerifyReport()
+    external, external_problems = _open_external(external_checkpoints or {}, verifier, origin)
+    roots: dict[int, bytes | None] = {cp.size: None for _name, cp in external}
     if isinstance(source, Engine):
         if not has_schema(source):
             raise AuditError("no audit log in this database", hint="check --db; the registry creates the log")
         if source.dialect.name == "sqlite":
-            checkpoints, head, tree = _verify_sqlite(source, verifier, origin, report)
+            checkpoints, head, tree = _verify_sqlite(source, verifier, origin, report, roots)
         else:
             with source.connect() as conn:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")  # one snapshot
@@ -709,7 +741,9 @@ def verify(
                 rows = conn.execution_options(stream_results=True, yield_per=20_000).execute(
                     text(_ENTRIES_SQL)
                 )
-                tree = _replay(iter(rows), checkpoints, verifier, origin, report, details_text=True)
+                tree = _replay(
+                    iter(rows), checkpoints, verifier, origin, report, details_text=True, roots=roots
+                )
         if head is None:
             report.problems.append(Problem("head", None, "the log's head row is missing"))
         elif report.ok and (int(head.size) != tree.size or bytes(head.frontier) != tree.to_bytes()):
@@ -728,10 +762,48 @@ def verify(
                     "(or their hashes differ)",
                 )
             )
-        return report
-    entries, checkpoints = _read_export(source)
-    _replay(iter(entries), checkpoints, verifier, origin, report, details_text=False)
+    else:
+        entries, checkpoints = _read_export(source)
+        _replay(iter(entries), checkpoints, verifier, origin, report, details_text=False, roots=roots)
+    report.problems.extend(external_problems)
+    _compare_external(external, roots, report)
     return report
+
+
+def _open_external(
+    notes: Mapping[str, str], verifier: NoteVerifier, origin: str | None
+) -> tuple[list[tuple[str, Checkpoint]], list[Problem]]:
+    """Verify the signatures of external checkpoints: the opened ones, and a problem per bad one."""
+    opened: list[tuple[str, Checkpoint]] = []
+    problems: list[Problem] = []
+    for name, note in notes.items():
+        try:
+            opened.append((name, open_checkpoint(note, verifier, origin)))
+        except NoteError as exc:
+            problems.append(Problem("checkpoint", None, f"external checkpoint {name}: {exc.message}"))
+    return opened, problems
+
+
+def _compare_external(
+    external: list[tuple[str, Checkpoint]], roots: dict[int, bytes | None], report: VerifyReport
+) -> None:
+    """Each external checkpoint's root against the replayed root at its size (None: beyond the log)."""
+    for name, cp in external:
+        root = roots.get(cp.size)
+        if root is None:
+            why = f"the log now has only {report.entries} entries"
+        elif root != cp.root_hash:
+            why = "the log's root at that size differs from the signed one"
+        else:
+            report.external_checkpoints += 1
+            continue
+        report.problems.append(
+            Problem(
+                "checkpoint",
+                None,
+                f"history rewritten since the checkpoint of size {cp.size} ({name}): {why}",
+            )
+        )
 
 
 _ENTRIES_SQL = (
@@ -740,7 +812,11 @@ _ENTRIES_SQL = (
 
 
 def _verify_sqlite(
-    engine: Engine, verifier: NoteVerifier, origin: str | None, report: VerifyReport
+    engine: Engine,
+    verifier: NoteVerifier,
+    origin: str | None,
+    report: VerifyReport,
+    roots: dict[int, bytes | None],
 ) -> tuple[list[tuple[int, str]], Any, CompactTree]:
     """SQLite: read from one deferred read transaction on the raw driver connection, so verification
     sees one snapshot without holding the write lock (whatever BEGIN the engine's events would emit)."""
@@ -756,7 +832,13 @@ def _verify_sqlite(
                 "SELECT size, frontier FROM audit_head WHERE id = ?", (_HEAD_ID,)
             ).fetchone()
             tree = _replay(
-                cursor.execute(_ENTRIES_SQL), checkpoints, verifier, origin, report, details_text=True
+                cursor.execute(_ENTRIES_SQL),
+                checkpoints,
+                verifier,
+                origin,
+                report,
+                details_text=True,
+                roots=roots,
             )
         finally:
             cursor.execute("ROLLBACK")
@@ -825,8 +907,12 @@ def _replay(
     report: VerifyReport,
     *,
     details_text: bool,
+    roots: dict[int, bytes | None] | None = None,
 ) -> CompactTree:
-    """Recompute leaves in index order, replay the tree and compare it with the checkpoints."""
+    """Recompute leaves in index order, replay the tree and compare it with the checkpoints.
+
+    ``roots``: sizes whose replayed root the caller wants; filled in where the log reaches them.
+    """
     signed: dict[int, bytes] = {}
     report.checkpoints = len(checkpoints)
     for size, note in checkpoints:
@@ -854,6 +940,9 @@ def _replay(
     last_good = 0
     expected = 0
     leaf_of = _leaf_from_text if details_text else _leaf_from_value
+    wanted = roots if roots is not None else {}
+    if 0 in wanted:
+        wanted[0] = tree.root()
     for row in rows:
         index = int(row[0])
         if index < expected:
@@ -867,6 +956,8 @@ def _replay(
         if leaf != stored and len(mismatched) < _MAX_CLASSIFIED:
             mismatched[index] = ((index, row[1], row[2], row[3], row[4], row[5], stored), leaf)
         tree.append(leaf)
+        if tree.size in wanted:
+            wanted[tree.size] = tree.root()
         while next_cp < len(sizes) and sizes[next_cp] == tree.size:
             if tree.root() == signed[tree.size]:
                 last_good = tree.size

@@ -271,6 +271,15 @@ class BlobStore(ABC):
         except OSError as err:
             raise BlobStoreError(f"cannot read {path}: {err.strerror or err}") from None
 
+    def adopt(self, path: str | os.PathLike[str], digest: str) -> BlobInfo:
+        """Store a file the caller wrote and hashed itself (the registry's staging), moving it if it can.
+
+        Stores that can take the file over (a local store on the same file system) rename it instead of
+        copying it, trusting ``digest``; the others copy it and check ``digest``. Either way the file
+        at ``path`` belongs to the store afterwards.
+        """
+        return self.put_file(path, expected_digest=check_digest(digest))
+
     def open(self, digest: str) -> BlobReader:
         """A reader of the blob that verifies its digest as it streams; raises :class:`BlobNotFound`."""
         raw = self.read_raw(check_digest(digest))

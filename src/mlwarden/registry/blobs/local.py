@@ -171,6 +171,30 @@ class LocalBlobStore(BlobStore):
             if tmp is not None:
                 Path(tmp).unlink(missing_ok=True)
 
+    def adopt(self, path: str | os.PathLike[str], digest: str) -> BlobInfo:
+        """Rename the file into place (after an fsync): no copy, no second hash. Another file system:
+        copied and verified like :meth:`put_file`. A blob already present is kept (same content)."""
+        check_digest(digest)
+        source = Path(path)
+        try:
+            st = source.stat()
+            final = self.path_of(digest)
+            if final.is_file() and final.stat().st_size == st.st_size:
+                source.unlink()
+                return BlobInfo(digest, st.st_size)
+            if st.st_dev != self._tmp.stat().st_dev:
+                return super().adopt(path, digest)
+            if self.durable:
+                fd = os.open(source, _O_READ)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            self._publish(str(source), digest)
+            return BlobInfo(digest, st.st_size)
+        except OSError as err:
+            raise BlobStoreError(f"cannot store {path}: {err.strerror or err}") from None
+
     def get_file(self, digest: str, dest: str | os.PathLike[str], *, durable: bool = False) -> BlobInfo:
         """Kernel copy to a temporary file beside ``dest`` while the blob is hashed; rename once verified.
 

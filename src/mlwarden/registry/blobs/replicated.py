@@ -74,6 +74,12 @@ class ReplicatedStore(BlobStore):
             replica.put_file(path, expected_digest=info.digest)
         return info
 
+    def adopt(self, path: str | os.PathLike[str], digest: str) -> BlobInfo:
+        """Copy to the replicas first: the primary may move the file away."""
+        for replica in self.replicas:
+            replica.put_file(path, expected_digest=check_digest(digest))
+        return self.primary.adopt(path, digest)
+
     def read_raw(self, digest: str) -> RawBlob:
         raw: RawBlob = self._first(digest, lambda s: s.read_raw(digest))
         return raw
