@@ -36,6 +36,15 @@ The registry: --registry URL or MLWARDEN_REGISTRY__URL; the token: --token-file 
 MLWARDEN_REGISTRY__TOKEN. exit codes: 0 done, 1 denied by a policy gate, 2 error.
 """
 
+GC_EXAMPLES = """\
+examples:
+  mlwarden registry gc --dry-run                  what would go, with the registry's own settings
+  mlwarden registry gc --grace 86400 -f json      only orphans older than a day; a JSON report
+  (cron / a Kubernetes CronJob: run it daily beside the servers; it never touches referenced blobs)
+
+exit codes: 0 done (also when nothing was removed), 2 error (no registry database, unreadable store).
+"""
+
 
 def _client_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--registry", metavar="URL", help="registry URL (default: MLWARDEN_REGISTRY__URL)")
@@ -67,6 +76,24 @@ def add_registry_commands(commands: argparse._SubParsersAction[P], parser_class:
         pass
     else:
         add_store_check_command(sub)
+    gc = sub.add_parser(
+        "gc",
+        help="delete blobs that no version references (left by interrupted pushes)",
+        description="Delete stored blobs that no version references and that are older than the grace "
+        "period (default one hour, which spares pushes in progress), and stale temporary upload files. "
+        "Safe beside a running server; every deletion is recorded in the audit log.",
+        epilog=GC_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    gc.add_argument("--data-dir", type=Path, help="as for 'registry serve'")
+    gc.add_argument("--database-url", help="as for 'registry serve'")
+    gc.add_argument("--blob-url", help="as for 'registry serve'")
+    gc.add_argument(
+        "--grace", type=float, default=3600.0, metavar="SECONDS", help="minimum age (default 3600)"
+    )
+    gc.add_argument("--dry-run", action="store_true", help="report what would be deleted; delete nothing")
+    gc.add_argument("--format", "-f", choices=["table", "json"], default="table")
+    gc.set_defaults(handler=_cmd_gc)
     approve = sub.add_parser("approve", help="upload a signed approval of a version (two-person rule)")
     approve.add_argument("model", metavar="NAMESPACE/MODEL")
     approve.add_argument("version")
@@ -148,6 +175,33 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         blob_url=args.blob_url,
     )
     serve(settings)
+    return EXIT_OK
+
+
+def _cmd_gc(args: argparse.Namespace) -> int:
+    from mlwarden.registry.service import connect_registry  # noqa: PLC0415
+    from mlwarden.registry.settings import load_registry_settings  # noqa: PLC0415
+
+    if args.grace < 0:
+        raise UsageError("--grace must be zero or more seconds", hint="e.g. --grace 3600")
+    settings = load_registry_settings(
+        args.config, data_dir=args.data_dir, database_url=args.database_url, blob_url=args.blob_url
+    )
+    registry = connect_registry(settings)
+    try:
+        report = registry.collect_garbage("registry-gc", grace_seconds=args.grace, dry_run=args.dry_run)
+    finally:
+        registry.engine.dispose()
+    doc = report.to_dict()
+    if args.format == "json":
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    verb = "would remove" if report.dry_run else "removed"
+    print(
+        f"{doc['blobs']} blobs: {doc['referenced']} referenced, {doc['young']} unreferenced but younger than "
+        f"{args.grace:g} s, {verb} {len(report.removed)} ({report.removed_bytes / (1 << 20):.1f} MiB)"
+        + (f"; {report.temp_files} stale upload file(s) removed" if report.temp_files else "")
+    )
     return EXIT_OK
 
 

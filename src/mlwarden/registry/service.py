@@ -22,19 +22,21 @@ import logging
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from mlwarden.errors import MlwardenError
 from mlwarden.hashing import Manifest
 from mlwarden.registry import models as m
 from mlwarden.registry.auth import Grant, Principal, ProblemError, new_token, parse_grants
-from mlwarden.registry.blobs import BlobStore, LocalBlobStore
+from mlwarden.registry.blobs import BlobNotFound, BlobStore, LocalBlobStore
 from mlwarden.registry.settings import RegistrySettings
 from mlwarden.registry.upload import Received, UploadReceiver
 
@@ -115,6 +117,29 @@ class FileStream:
     size: int
     digest: str
     chunks: Iterator[bytes]
+
+
+@dataclass
+class GcReport:
+    """What :meth:`Registry.collect_garbage` found (and removed, unless ``dry_run``)."""
+
+    dry_run: bool
+    blobs: int = 0  # blobs in the store before
+    young: int = 0  # unreferenced but within the grace period
+    removed: list[str] = field(default_factory=list)
+    removed_bytes: int = 0
+    temp_files: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "blobs": self.blobs,
+            "referenced": self.blobs - self.young - len(self.removed),
+            "young": self.young,
+            "removed": self.removed,
+            "removed_bytes": self.removed_bytes,
+            "temp_files": self.temp_files,
+        }
 
 
 class Registry:
@@ -739,6 +764,48 @@ class Registry:
                 ) from None
             raise
 
+    # -- garbage collection --------------------------------------------------------------------------
+
+    def collect_garbage(
+        self, actor: str, *, grace_seconds: float = 3600.0, dry_run: bool = False
+    ) -> GcReport:
+        """Delete blobs no version references that are older than ``grace_seconds``; audited.
+
+        Orphans come from pushes that died between storing their blobs and committing their version
+        (a crash, a lost database). The grace period spares blobs of pushes still in flight: a push
+        stores blobs only after its gate and commits right after, and re-using a stored blob refreshes
+        its time. Temporary upload files of the local store older than the grace period go too.
+        """
+        cutoff = time.time() - grace_seconds
+        with self.engine.connect() as conn:
+            referenced = set(conn.execute(select(m.files.c.digest).distinct()).scalars())
+        report = GcReport(dry_run=dry_run)
+        for digest in sorted(self.store.iter_digests()):
+            report.blobs += 1
+            if digest in referenced:
+                continue
+            try:
+                if self.store.modified(digest) > cutoff:
+                    report.young += 1
+                    continue
+                size = self.store.stored_size(digest)
+                if not dry_run:
+                    self.store.delete(digest)
+            except BlobNotFound:
+                continue  # deleted meanwhile
+            report.removed.append(digest)
+            report.removed_bytes += size
+        if isinstance(self.store, LocalBlobStore) and not dry_run:
+            report.temp_files = self.store.clean_temp(older_than=grace_seconds)
+        if report.removed and not dry_run:
+            self.audit.append(
+                "gc",
+                actor,
+                "blobs",
+                {"removed": report.removed, "bytes": report.removed_bytes, "grace_seconds": grace_seconds},
+            )
+        return report
+
     # -- aliases, approvals, quarantine ----------------------------------------------------------------
 
     def _materialize(self, conn: Connection, version_id: int, into: Path) -> tuple[Path, list[bytes], Path]:
@@ -1114,25 +1181,46 @@ def load_audit_signer(
     return NoteSigner.from_skey(text.strip())
 
 
+def connect_registry(settings: RegistrySettings) -> Registry:
+    """The registry's data for maintenance beside a running server (``registry gc``): no migration, no
+    staging sweep (it would delete uploads in progress), no first-start token, no key generation."""
+    from mlwarden.registry.audit.log import has_schema  # noqa: PLC0415
+    from mlwarden.registry.db import make_engine  # noqa: PLC0415
+
+    engine = make_engine(settings.database)
+    if not has_schema(engine):
+        engine.dispose()
+        raise MlwardenError(
+            f"no registry database at {settings.database}",
+            hint="check [registry] data_dir / database_url, or start the server once to create it",
+        )
+    return _assemble(settings, engine, create_key=False)
+
+
+def _assemble(settings: RegistrySettings, engine: Engine, *, create_key: bool) -> Registry:
+    from mlwarden.registry.audit.log import AuditLog  # noqa: PLC0415
+    from mlwarden.registry.blobs import open_store  # noqa: PLC0415
+
+    return Registry(
+        settings,
+        engine,
+        open_store(settings.blobs, kek=settings.blob_kek, replicas=settings.blob_replicas),
+        AuditLog(engine, load_audit_signer(settings, create=create_key), settings.audit_origin),
+    )
+
+
 def open_registry(settings: RegistrySettings, *, announce: Any = None) -> Registry:
     """Connect, migrate (``upgrade head``), open the blob store and the audit log, sweep staging,
     and mint the first-start admin token (handed to ``announce``, else printed to stderr once)."""
     import os  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    from mlwarden.registry.audit.log import AuditLog  # noqa: PLC0415
-    from mlwarden.registry.blobs import open_store  # noqa: PLC0415
     from mlwarden.registry.db import make_engine, upgrade  # noqa: PLC0415
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database)
     upgrade(engine)
-    registry = Registry(
-        settings,
-        engine,
-        open_store(settings.blobs, kek=settings.blob_kek, replicas=settings.blob_replicas),
-        AuditLog(engine, load_audit_signer(settings, create=True), settings.audit_origin),
-    )
+    registry = _assemble(settings, engine, create_key=True)
     registry.sweep_staging()
     token = registry.bootstrap_admin()
     if token is not None:

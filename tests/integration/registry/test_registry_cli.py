@@ -90,3 +90,52 @@ def test_migration_matches_models(backend_name: str, tmp_path: Path) -> None:
     assert diffs == []
     assert mode == "wal"
     assert sync == 2  # FULL: durable across power loss
+
+
+def test_gc_removes_only_old_orphans(
+    server: Server, material: Material, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Blobs left by a push that died after storing them go; referenced and young ones stay; audited."""
+    import os
+
+    from sqlalchemy import select
+
+    from mlwarden.registry.audit.log import audit_entries
+    from mlwarden.registry.blobs import LocalBlobStore
+    from mlwarden.registry.db import make_engine
+
+    name = f"gc/m-{os.urandom(4).hex()}"
+    pushed = server.client().push(name, "1.0", material.model("benign"), signatures=[material.sig("benign")])
+    store = LocalBlobStore(server.data_dir / "blobs")
+    old_orphan = store.put([b"left by a crashed push"]).digest
+    young_orphan = store.put([b"a push in progress"]).digest
+    os.utime(store.path_of(old_orphan), (1_000_000_000, 1_000_000_000))  # 2001
+    referenced = {f["digest"] for f in pushed["files"]}
+    os.utime(store.path_of(next(iter(referenced))), (1_000_000_000, 1_000_000_000))  # old but in use
+
+    config = ["--config", str(server.config)]
+    assert run([*config, "registry", "gc", "--dry-run", "--format", "json"]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert dry["dry_run"] and old_orphan in dry["removed"] and young_orphan not in dry["removed"]
+    assert store.exists(old_orphan)  # a dry run deletes nothing
+
+    assert run([*config, "registry", "gc"]) == 0
+    assert "removed 1 (" in capsys.readouterr().out
+    assert not store.exists(old_orphan)
+    assert store.exists(young_orphan) and all(store.exists(d) for d in referenced)
+    server.client().pull(name, "1.0", tmp_path / "pulled")  # the version is whole
+    assert (tmp_path / "pulled" / "config.json").is_file()
+
+    assert run([*config, "registry", "gc", "--grace", "0", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["removed"] == [young_orphan]
+    engine = make_engine(server.database_url())
+    try:
+        with engine.connect() as conn:
+            gcs = (
+                conn.execute(select(audit_entries.c.details).where(audit_entries.c.action == "gc"))
+                .scalars()
+                .all()
+            )
+    finally:
+        engine.dispose()
+    assert [json.loads(d)["removed"] for d in gcs][-2:] == [[old_orphan], [young_orphan]]

@@ -228,6 +228,14 @@ class BlobStore(ABC):
 
     # -- user layer: hashing and verification, written once --------------------------------------
 
+    def modified(self, digest: str) -> float:
+        """When the blob was last written or re-used (epoch seconds): garbage collection spares blobs
+        younger than its grace period, which covers pushes between storing a blob and committing the
+        version that references it. Raises :class:`BlobNotFound`."""
+        raise BlobStoreError(
+            f"{type(self).__name__} cannot tell a blob's age", hint="use a local or S3 store"
+        )
+
     def size(self, digest: str) -> int:
         """Plaintext size of the blob."""
         return self.stored_size(check_digest(digest))

@@ -150,6 +150,9 @@ class EncryptedStore(BlobStore):
     def iter_digests(self) -> Iterator[str]:
         return self.inner.iter_digests()
 
+    def modified(self, digest: str) -> float:
+        return self.inner.modified(digest)
+
     def stored_size(self, digest: str) -> int:
         return self._plain_size(self.inner.stored_size(digest), digest)
 

@@ -125,6 +125,12 @@ class LocalBlobStore(BlobStore):
         except FileNotFoundError:
             raise BlobNotFound(digest, self.url) from None
 
+    def modified(self, digest: str) -> float:
+        try:
+            return self.path_of(digest).stat().st_mtime
+        except FileNotFoundError:
+            raise BlobNotFound(digest, self.url) from None
+
     # -- fast paths -------------------------------------------------------------------------------
 
     def put_file(self, path: str | os.PathLike[str], *, expected_digest: str | None = None) -> BlobInfo:
@@ -180,8 +186,13 @@ class LocalBlobStore(BlobStore):
             st = source.stat()
             final = self.path_of(digest)
             if final.is_file() and final.stat().st_size == st.st_size:
-                source.unlink()
-                return BlobInfo(digest, st.st_size)
+                try:
+                    os.utime(final)  # re-used now: garbage collection's grace period starts again
+                except FileNotFoundError:
+                    pass  # collected meanwhile: publish this copy instead
+                else:
+                    source.unlink()
+                    return BlobInfo(digest, st.st_size)
             if st.st_dev != self._tmp.stat().st_dev:
                 return super().adopt(path, digest)
             if self.durable:

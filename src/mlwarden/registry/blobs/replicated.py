@@ -97,6 +97,18 @@ class ReplicatedStore(BlobStore):
     def exists(self, digest: str) -> bool:
         return any(s.exists(digest) for s in self.stores)
 
+    def modified(self, digest: str) -> float:
+        """The newest copy's time: a blob re-used in any store is not old."""
+        times = []
+        for store in self.stores:
+            try:
+                times.append(store.modified(digest))
+            except BlobNotFound:
+                continue
+        if not times:
+            raise BlobNotFound(digest, self.url)
+        return max(times)
+
     def delete(self, digest: str) -> bool:
         return any([s.delete(digest) for s in self.stores])  # every store, no short-circuit
 

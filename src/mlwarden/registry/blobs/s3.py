@@ -177,16 +177,22 @@ class S3BlobStore(BlobStore):
                         yield name
 
     def stored_size(self, digest: str) -> int:
+        return int(self._head(digest)["ContentLength"])
+
+    def modified(self, digest: str) -> float:
+        return float(self._head(digest)["LastModified"].timestamp())
+
+    def _head(self, digest: str) -> dict[str, Any]:
         client_error = _botocore_exceptions().ClientError
         key = self.key(digest)
         with _s3_errors(f"HEAD {key}"):
             try:
-                head = self.client.head_object(Bucket=self.bucket, Key=key)
+                head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
             except client_error as err:
                 if _is_not_found(err):
                     raise BlobNotFound(digest, self.url) from None
                 raise
-        return int(head["ContentLength"])
+        return head
 
     def put_file(self, path: str | os.PathLike[str], *, expected_digest: str | None = None) -> BlobInfo:
         """Hash the local file first, so the upload can go straight to its final key (no server copy).
