@@ -133,6 +133,12 @@ _SET_FRONTIER = (
     .where(audit_head.c.id == bindparam("head_id"))
     .values(frontier=bindparam("new_frontier", type_=LargeBinary()))
 )
+_PG_INSERT_ONE_SET_FRONTIER = text(
+    "WITH new_entry AS ("
+    'INSERT INTO audit_entries ("index", time, actor, action, subject, details, leaf_hash) '
+    "VALUES (:index, :time, :actor, :action, :subject, :details, :leaf_hash)) "
+    "UPDATE audit_head SET frontier = :new_frontier WHERE id = :head_id"
+)
 
 # ---------------------------------------------------------------------------------------------------
 # Canonical leaf data
@@ -460,8 +466,12 @@ class AuditLog:
                     "leaf_hash": leaf,
                 }
             )
-        conn.execute(_INSERT_ENTRIES, rows)
-        conn.execute(_SET_FRONTIER, {"head_id": _HEAD_ID, "new_frontier": tree.to_bytes()})
+        frontier = {"head_id": _HEAD_ID, "new_frontier": tree.to_bytes()}
+        if len(rows) == 1 and conn.dialect.name == "postgresql":  # one round trip instead of two
+            conn.execute(_PG_INSERT_ONE_SET_FRONTIER, {**rows[0], **frontier})
+        else:
+            conn.execute(_INSERT_ENTRIES, rows)
+            conn.execute(_SET_FRONTIER, frontier)
         return [r["index"] for r in rows]
 
     def checkpoint(self) -> str:
