@@ -24,7 +24,7 @@ P = TypeVar("P", bound=argparse.ArgumentParser)
 PUSH_EXAMPLES = """\
 examples:
   mlwarden push team/classifier 1.0 ./model --signature model.sig --attestations att/
-  mlwarden pull team/classifier 1.0 ./pulled            every file's SHA-256 checked as it streams
+  mlwarden pull team/classifier @production ./deploy    every file's SHA-256 checked as it streams
   mlwarden promote team/classifier production 1.0       gated with the alias's policy
   mlwarden registry approve team/faceswap 2.0 approval.json   (signed with 'mlwarden approve')
   mlwarden quarantine team/classifier 1.1 --reason "CVE-2026-1234 in the tokenizer"
@@ -121,7 +121,7 @@ def add_registry_commands(commands: argparse._SubParsersAction[P], parser_class:
     push.set_defaults(handler=_cmd_push)
     pull = verb("pull", "download a version, verifying every file's digest")
     pull.add_argument("model", metavar="NAMESPACE/MODEL")
-    pull.add_argument("version")
+    pull.add_argument("version", metavar="VERSION|@ALIAS")
     pull.add_argument("dest", type=Path, metavar="DIR")
     pull.add_argument("--signature-out", type=Path, metavar="FILE", help="also write the first OMS signature")
     pull.set_defaults(handler=_cmd_pull)
@@ -240,9 +240,9 @@ def _cmd_pull(args: argparse.Namespace) -> int:
     with _client(args) as client:
         doc = client.pull(args.model, args.version, args.dest)
         if args.signature_out is not None:
-            sigs = client.signatures(args.model, args.version)
+            sigs = client.signatures(args.model, doc["version"])
             args.signature_out.write_text(json.dumps(sigs[0], indent=2) + "\n", encoding="utf-8")
-    say(f"mlwarden: pulled {args.model}@{args.version} into {args.dest}; every digest matched")
+    say(f"mlwarden: pulled {args.model}@{doc['version']} into {args.dest}; every digest matched")
     return _emit(args, doc, [])
 
 

@@ -324,11 +324,15 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
 
     @app.exception_handler(MlwardenError)
     async def _mlwarden(_: Request, err: MlwardenError) -> JSONResponse:
+        from mlwarden.registry.audit import AuditError  # noqa: PLC0415
         from mlwarden.registry.blobs import BlobStoreError  # noqa: PLC0415
 
         if isinstance(err, BlobStoreError):
             log.error("blob store", extra={"event": "blob_error", "error": err.message})
             return problem_response(ProblemError(503, "Storage unavailable", err.diagnostics()))
+        if isinstance(err, AuditError):  # the server's fault, not the client's; the action did not happen
+            log.error("audit log", extra={"event": "audit_error", "error": err.message})
+            return problem_response(ProblemError(503, "Audit log unavailable", err.diagnostics()))
         return problem_response(ProblemError(422, "Rejected", err.diagnostics()))
 
     @app.exception_handler(Exception)

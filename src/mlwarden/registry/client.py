@@ -17,9 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import shutil
 import tarfile
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -85,6 +87,43 @@ def push_entries(
         att += sorted(p.glob("*.json")) if p.is_dir() else [p]
     entries += [(f"attestations/{i:03d}-{p.name}", p) for i, p in enumerate(att)]
     return entries
+
+
+def _feed_on_thread(feed: TarFeed, chunks: Iterable[bytes]) -> None:
+    """Hash and write on a second thread while this one receives (all three release the GIL), so a
+    pull costs about max(network, hash + disk) rather than their sum; at most 4 batches wait."""
+    batches: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while (data := batches.get()) is not None:
+                feed.feed(data)
+        except BaseException as err:  # noqa: BLE001 - re-raised on the receiving thread
+            errors.append(err)
+            while batches.get() is not None:  # let the receiver finish putting
+                pass
+
+    worker = threading.Thread(target=work, name="mlw-pull", daemon=True)
+    worker.start()
+    pending: list[bytes] = []
+    size = 0
+    try:
+        for chunk in chunks:
+            if errors:
+                break
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= CHUNK:
+                batches.put(b"".join(pending))
+                pending, size = [], 0
+        if pending and not errors:
+            batches.put(b"".join(pending))
+    finally:
+        batches.put(None)
+        worker.join()
+    if errors:
+        raise errors[0]
 
 
 class _PullFeed(TarFeed):
@@ -241,11 +280,13 @@ class RegistryClient:
         )
 
     def pull(self, model: str, version: str, dest: str | os.PathLike[str]) -> dict[str, Any]:
-        """Download a version into ``dest`` (which must not exist), verifying every file's digest."""
+        """Download a version (or ``@alias``: the version it points at now) into ``dest``, which must not
+        exist, verifying every file's digest."""
         target = Path(dest)
         if target.exists():
             raise MlwardenError(f"{target} already exists", hint="pull into a new directory")
-        doc = self.show(model, version)
+        doc = self.resolve(model, version[1:]) if version.startswith("@") else self.show(model, version)
+        version = doc["version"]  # an alias moving meanwhile does not mix two versions
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
         feed = _PullFeed(partial, doc["files"])
@@ -256,8 +297,7 @@ class RegistryClient:
                 ) as response:
                     if not response.is_success:
                         _raise(response, response.read().decode("utf-8", "replace"))
-                    for chunk in response.iter_raw():  # as received: no re-chunking copies
-                        feed.feed(chunk)
+                    _feed_on_thread(feed, response.iter_raw())
                 feed.close()
             except httpx.HTTPError as err:
                 raise RegistryError(

@@ -146,8 +146,8 @@ class UploadReceiver:
         unpacker = _Unpacker(self.received, write_back=self._write_back)
         try:
             while (batch := self._queue.get()) is not None:
-                for chunk in batch:
-                    unpacker.feed(chunk)
+                # one memcpy of the batch costs less than parsing, hashing and writing 64 KiB pieces
+                unpacker.feed(batch[0] if len(batch) == 1 else b"".join(batch))
             unpacker.close()
         except TarStreamError as err:
             self._error = ProblemError(422, "Invalid upload", f"the body is not a valid tar stream: {err}")

@@ -46,6 +46,8 @@ def test_cli_verbs(
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == (
         material.model("benign") / "model.safetensors"
     ).read_bytes()
+    assert run(["pull", "cli/benign", "@staging", str(tmp_path / "by-alias")]) == 0  # the alias target
+    assert (tmp_path / "by-alias" / "model.safetensors").is_file()
     assert run(["quarantine", "cli/benign", "1.0", "--reason", "CVE-2026-1234"]) == 0
     with pytest.raises(RegistryError) as err:
         run(["pull", "cli/benign", "1.0", str(tmp_path / "blocked")])
