@@ -221,7 +221,9 @@ def main() -> int:
     if not args.no_audit:
         print("\naudit log (bench/registry_audit.py):", flush=True)
         audit = Path(__file__).with_name("registry_audit.py")
-        return subprocess.call([sys.executable, str(audit), "--entries", str(args.audit_entries)])
+        return subprocess.call(
+            [sys.executable, str(audit), "--entries", str(args.audit_entries), "--pg-verify"]
+        )
     return 0
 
 

@@ -459,6 +459,9 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
         if await run_in_threadpool(reg.version_exists, ref, version):
             metrics.pushes.labels("conflict").inc()
             raise ProblemError(409, "Version exists", f"{ref}@{version} exists and versions are immutable")
+        announced = request.headers.get("content-length", "")  # an oversized push is refused unread
+        if announced.isdigit() and int(announced) > settings.max_upload_bytes:
+            raise ProblemError(413, "Too large", f"uploads are limited to {settings.max_upload_bytes} bytes")
         staging = await run_in_threadpool(reg.new_staging)
         receiver = reg.receiver(staging)
         try:

@@ -378,3 +378,69 @@ def test_failed_logins_are_rate_limited(material: Material, jwks_key: object, tm
         assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
     finally:
         srv.stop()
+
+
+def test_upload_limit_is_413_whether_announced_or_not(
+    material: Material, jwks_key: object, tmp_path: Path
+) -> None:
+    srv = make_server(tmp_path, "sqlite", material, None, max_upload_bytes=64 << 10)
+    srv.start()
+    try:
+        big = tmp_path / "big"
+        big.mkdir()
+        (big / "weights.bin").write_bytes(b"\0" * (256 << 10))
+        with pytest.raises(RegistryError) as err:  # the client announces the length: refused up front
+            srv.client().push(_name("big"), "1.0", big, signatures=[material.sig("benign")])
+        assert err.value.status == 413
+        data = (big / "weights.bin").read_bytes()
+        chunked = tar_chunks(
+            [("model/weights.bin", len(data), [data[i : i + 8192] for i in range(0, len(data), 8192)])]
+        )
+        r = httpx.put(  # no length: refused once the limit is crossed
+            f"{srv.url}/v1/models/{_name('big')}/versions/1.0",
+            content=chunked,
+            headers={"Authorization": f"Bearer {srv.admin_token}", "Content-Type": "application/x-tar"},
+        )
+        assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
+        assert list((srv.data_dir / "staging").iterdir()) == []
+    finally:
+        srv.stop()
+
+
+def test_multi_gigabyte_push_and_pull_keep_server_memory_flat(
+    server: Server, material: Material, tmp_path: Path
+) -> None:
+    """1 GiB through push and pull: the server's peak RSS grows by far less than the model."""
+    import struct
+
+    from mlwarden.signing import sign
+
+    size = 1 << 30
+    model = tmp_path / "big"
+    model.mkdir()
+    header = b""
+    for _ in range(4):  # the data length depends on the header length
+        n = size - 8 - len(header)
+        header = json.dumps({"w": {"dtype": "U8", "shape": [n], "data_offsets": [0, n]}}).encode()
+        header += b" " * (-len(header) % 8)
+    with (model / "model.safetensors").open("wb") as fh:
+        fh.write(struct.pack("<Q", len(header)) + header)
+        fh.truncate(size)  # sparse: cheap to create, a whole gibibyte on the wire and on disk
+    assert server.proc is not None
+    status = Path(f"/proc/{server.proc.pid}/status")
+
+    def grown_mib() -> int:
+        line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM:"))
+        return int(line.split()[1]) // 1024 - baseline
+
+    sig = tmp_path / "big.sig"
+    sig.write_text(dump_bundle(sign(model, material.keys["publisher"])))
+    Path(f"/proc/{server.proc.pid}/clear_refs").write_text("5")  # reset the peak to the current RSS
+    baseline = 0
+    baseline = grown_mib()
+    client, name = server.client(), _name("big")
+    client.push(name, "1.0", model, signatures=[sig])
+    pushed = grown_mib()
+    client.pull(name, "1.0", tmp_path / "pulled")
+    assert (tmp_path / "pulled" / "model.safetensors").stat().st_size == size
+    assert pushed < 160 and grown_mib() < 160, (pushed, grown_mib())
