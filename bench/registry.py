@@ -163,6 +163,10 @@ def main() -> int:
     drop(runs)
     runs.mkdir()
     prefault(runs, 3 * size)
+    reporting = Path("/sys/module/page_reporting/parameters/page_reporting_order")
+    if reporting.exists() and int(reporting.read_text()) <= 10:
+        print("note: this VM returns freed memory to its host (free page reporting); cells that allocate")
+        print("      after a pause pay host page faults. See docs/benchmarks.md, 'Measuring on this VM'.")
 
     copy_s, copy_sync_s, push_s, pull_s = [], [], [], []
     push_rss, pull_rss = [], []
