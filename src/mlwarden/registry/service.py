@@ -1158,7 +1158,8 @@ def load_audit_signer(
 ) -> NoteSigner:
     """The audit log's checkpoint signer: ``key``, else ``settings.audit_key``, else ``data_dir/audit.skey``.
 
-    ``create`` (the server's first start only) generates the default key file (mode 600) when missing.
+    ``create`` (the server's start) generates the key file (mode 600) when missing, and writes the
+    verifier key beside it (``audit.vkey``) for ``mlwarden audit verify --key``.
     """
     import os  # noqa: PLC0415
 
@@ -1178,7 +1179,14 @@ def load_audit_signer(
             f"cannot read the audit signing key {key_file}: {why}",
             hint="pass the key written by 'mlwarden audit keygen' or the registry's data_dir/audit.skey",
         ) from None
-    return NoteSigner.from_skey(text.strip())
+    signer = NoteSigner.from_skey(text.strip())
+    public = key_file.with_suffix(".vkey")  # what 'audit verify --key' needs; audit keygen's naming
+    if create and not public.exists():
+        try:
+            public.write_text(signer.vkey + "\n", encoding="utf-8")
+        except OSError:
+            log.warning("cannot write the audit verifier key beside %s (read-only?)", key_file)
+    return signer
 
 
 def connect_registry(settings: RegistrySettings) -> Registry:

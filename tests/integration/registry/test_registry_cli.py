@@ -141,3 +141,12 @@ def test_gc_removes_only_old_orphans(
     finally:
         engine.dispose()
     assert [json.loads(d)["removed"] for d in gcs][-2:] == [[old_orphan], [young_orphan]]
+
+
+def test_server_writes_the_verifier_key_audit_verify_needs(server: Server) -> None:
+    from mlwarden.cli import main as cli_main
+
+    server.client().models()  # any action: the log is not empty
+    vkey = server.data_dir / "audit.vkey"
+    assert vkey.read_text().startswith("mlwarden-registry+")
+    assert cli_main.main(["audit", "verify", "--db", server.database_url(), "--key", str(vkey)]) == 0
