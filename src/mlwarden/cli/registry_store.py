@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 CHECK_EXAMPLES = """\
 examples:
+  mlwarden registry check                        the registry's own store and replicas (mlwarden.toml)
   mlwarden registry check --store ./.mlwarden/blobs
   mlwarden registry check --store s3://models/blobs?endpoint_url=http://127.0.0.1:9000 \\
       --replica file:///mnt/backup/blobs --kek env:MLWARDEN_KEK --format json
@@ -39,16 +40,27 @@ def add_store_check_command(registry_commands: argparse._SubParsersAction[Any]) 
         epilog=CHECK_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--store", required=True, metavar="URL", help="directory, file:///path or s3://...")
+    parser.add_argument(
+        "--store", metavar="URL", help="directory, file:///path or s3://... (default: the registry's own)"
+    )
     parser.add_argument(
         "--replica", action="append", default=[], metavar="URL", help="a replica store (repeatable)"
     )
     parser.add_argument("--kek", metavar="file:PATH|env:VAR", help="key-encryption key of encrypted stores")
     parser.add_argument("--format", choices=["table", "json"], default="table", dest="out_format")
-    parser.set_defaults(
-        handler=lambda args: run_check(args.store, args.replica, args.kek, args.out_format),
-    )
+    parser.set_defaults(handler=_cmd_check)
     return parser
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    """``--store``/``--replica``/``--kek``, else the registry's configured store, replicas and key."""
+    if args.store:
+        return run_check(args.store, args.replica, args.kek, args.out_format)
+    from mlwarden.registry.settings import load_registry_settings  # noqa: PLC0415
+
+    settings = load_registry_settings(getattr(args, "config", None))
+    replicas = args.replica or settings.blob_replicas
+    return run_check(settings.blobs, replicas, args.kek or settings.blob_kek, args.out_format)
 
 
 def run_check(

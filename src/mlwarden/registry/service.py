@@ -1206,14 +1206,28 @@ def connect_registry(settings: RegistrySettings) -> Registry:
 
 
 def _assemble(settings: RegistrySettings, engine: Engine, *, create_key: bool) -> Registry:
+    from mlwarden.registry.audit import AuditError, NoteError  # noqa: PLC0415
     from mlwarden.registry.audit.log import AuditLog  # noqa: PLC0415
+    from mlwarden.registry.audit.note import open_checkpoint  # noqa: PLC0415
     from mlwarden.registry.blobs import open_store  # noqa: PLC0415
 
+    signer = load_audit_signer(settings, create=create_key)
+    audit = AuditLog(engine, signer, settings.audit_origin)
+    latest = audit.latest_checkpoint()
+    if latest is not None:  # replicas with different keys would sign checkpoints no one key verifies
+        try:
+            open_checkpoint(latest, signer.verifier(), settings.audit_origin)
+        except NoteError as err:
+            raise AuditError(
+                f"the audit log's latest checkpoint does not verify with this server's audit key "
+                f"({signer.vkey}): {err.message}",
+                hint="give every replica the same [registry] audit_key and audit_origin",
+            ) from None
     return Registry(
         settings,
         engine,
         open_store(settings.blobs, kek=settings.blob_kek, replicas=settings.blob_replicas),
-        AuditLog(engine, load_audit_signer(settings, create=create_key), settings.audit_origin),
+        audit,
     )
 
 

@@ -150,3 +150,39 @@ def test_server_writes_the_verifier_key_audit_verify_needs(server: Server) -> No
     vkey = server.data_dir / "audit.vkey"
     assert vkey.read_text().startswith("mlwarden-registry+")
     assert cli_main.main(["audit", "verify", "--db", server.database_url(), "--key", str(vkey)]) == 0
+
+
+def test_a_server_with_another_audit_key_refuses_to_start(
+    material: Material, jwks_key: object, tmp_path: Path
+) -> None:
+    """Replicas (or a restart) with a different key would sign checkpoints no single key verifies."""
+    from mlwarden.registry.audit.note import NoteSigner
+
+    from .conftest import make_server
+
+    srv = make_server(tmp_path, "sqlite", material, None, audit_checkpoint_seconds=3600)
+    srv.start()
+    srv.stop()  # a clean stop signs the final checkpoint with the generated data_dir/audit.skey
+    other = tmp_path / "other.skey"
+    other.write_text(NoteSigner.generate("mlwarden-registry").skey + "\n")
+    second = make_server(tmp_path, "sqlite", material, None, audit_key=str(other))
+    with pytest.raises(AssertionError, match="does not verify with this server's audit key"):
+        second.start()
+    second.stop()
+
+
+def test_check_defaults_to_the_registrys_own_store(
+    server: Server, material: Material, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.client().push(
+        f"check/m-{material.root.name[-6:]}",
+        "1.0",
+        material.model("benign"),
+        signatures=[material.sig("benign")],
+    )
+    capsys.readouterr()
+    assert run(["--config", str(server.config), "registry", "check", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["copies_verified"] >= 3 and report["stores"] == [
+        (server.data_dir / "blobs").resolve().as_uri()
+    ]
