@@ -34,7 +34,7 @@ from mlwarden import __version__
 from mlwarden.errors import MlwardenError
 from mlwarden.registry.auth import Authenticator, FailureLimiter, OidcVerifier, Principal, ProblemError
 from mlwarden.registry.checkpoints import CheckpointScheduler
-from mlwarden.registry.service import Ref, Registry
+from mlwarden.registry.service import FileStream, Ref, Registry
 from mlwarden.registry.settings import RegistrySettings
 from mlwarden.registry.tarstream import archive_size, tar_chunks
 
@@ -82,9 +82,6 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         }
         for code in codes
     }
-
-
-PROBLEM_RESPONSES = problems(*PROBLEM_DESCRIPTIONS)
 
 
 def _no_nul(value: str) -> str:
@@ -408,7 +405,7 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
                 "description": "The latest checkpoint: a C2SP tlog-checkpoint signed note (Ed25519)",
                 "content": {"text/plain": {"schema": {"type": "string"}}},
             },
-            404: PROBLEM_RESPONSES[404] | {"description": "No checkpoint signed yet"},
+            404: problems(404)[404] | {"description": "No checkpoint signed yet"},
         },
     )
     def audit_checkpoint() -> PlainTextResponse:
@@ -508,6 +505,21 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
         """The version's OMS signature bundles."""
         return reg.signatures(caller, Ref(namespace, name), version)
 
+    def served(stream: FileStream) -> Iterator[bytes]:
+        """A pulled file's chunks, counted; a blob failing verification is logged and counted, and its
+        error ends the transfer (the reader withholds the last chunk, so no complete wrong file)."""
+        try:
+            for chunk in stream.chunks:
+                metrics.pulled.inc(len(chunk))
+                yield chunk
+        except MlwardenError as err:
+            metrics.verify_failures.inc()
+            log.error(
+                "pull aborted",
+                extra={"event": "verify_failed", "digest": stream.digest, "error": err.message},
+            )
+            raise
+
     @app.get(
         "/v1/models/{namespace}/{name}/versions/{version}/archive",
         tags=["models"],
@@ -522,30 +534,12 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
 
         Each file is verified against its digest as it streams; a blob that fails verification ends
         the transfer before its last chunk, so the client never receives a complete wrong file."""
-        files, open_blob = reg.open_archive(caller, Ref(namespace, name), version)
-        members = [(f["path"], f["size"]) for f in files]
-
-        current = [""]
-
-        def blob(digest: str) -> Iterator[bytes]:  # opened only when the archive reaches it
-            current[0] = digest
-            for chunk in open_blob(digest):
-                metrics.pulled.inc(len(chunk))
-                yield chunk
-
-        def chunks() -> Iterator[bytes]:
-            try:
-                yield from tar_chunks((f["path"], f["size"], blob(f["digest"])) for f in files)
-            except MlwardenError as err:
-                metrics.verify_failures.inc()
-                log.error(
-                    "pull aborted",
-                    extra={"event": "verify_failed", "digest": current[0], "error": err.message},
-                )
-                raise
+        streams = reg.open_archive(caller, Ref(namespace, name), version)
+        members = [(s.path, s.size) for s in streams]
+        chunks = tar_chunks((s.path, s.size, served(s)) for s in streams)
 
         headers = {"Content-Length": str(archive_size(members))}
-        return StreamingResponse(chunks(), media_type="application/x-tar", headers=headers)
+        return StreamingResponse(chunks, media_type="application/x-tar", headers=headers)
 
     @app.get(
         "/v1/models/{namespace}/{name}/versions/{version}/files/{path:path}",
@@ -562,22 +556,8 @@ def create_app(settings: RegistrySettings, registry: Registry | None = None) -> 
     def pull(namespace: str, name: str, version: str, path: str, caller: Caller) -> StreamingResponse:
         """One file of a version, streamed and verified against its digest as it goes."""
         stream = reg.open_file(caller, Ref(namespace, name), version, path)
-
-        def chunks() -> Iterator[bytes]:
-            try:
-                for chunk in stream.chunks:
-                    metrics.pulled.inc(len(chunk))
-                    yield chunk
-            except MlwardenError as err:
-                metrics.verify_failures.inc()
-                log.error(
-                    "pull aborted",
-                    extra={"event": "verify_failed", "digest": stream.digest, "error": err.message},
-                )
-                raise
-
         headers = {"Content-Length": str(stream.size), "ETag": f'"sha256:{stream.digest}"'}
-        return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+        return StreamingResponse(served(stream), media_type="application/octet-stream", headers=headers)
 
     @app.post(
         "/v1/models/{namespace}/{name}/versions/{version}/approvals",

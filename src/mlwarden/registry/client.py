@@ -58,13 +58,12 @@ def split_model(name: str) -> tuple[str, str]:
 
 
 def _file_chunks(path: Path, size: int) -> Iterator[bytes]:
+    """The file's first ``size`` bytes (the length announced in its tar header)."""
+    sent = 0
     with path.open("rb", buffering=0) as fh:
-        sent = 0
-        while chunk := fh.read(min(CHUNK, size - sent) or 1):
+        while sent < size and (chunk := fh.read(min(CHUNK, size - sent))):
             sent += len(chunk)
             yield chunk
-            if sent >= size:
-                break
     if sent != size:
         raise RegistryError(f"{path} changed size while it was being pushed")
 

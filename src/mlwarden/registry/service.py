@@ -492,23 +492,27 @@ class Registry:
         """A file's verifying stream; refused while the version is quarantined. Audited as a pull."""
         if "\x00" in path:  # no stored path holds NUL (and PostgreSQL text cannot be compared with it)
             raise ProblemError(404, "Not found", f"{ref}@{version} has no file {path!r}")
-        _, files = self._pull(caller, ref, version, path)
+        files = self._pull(caller, ref, version, path)
         if not files:
             raise ProblemError(404, "Not found", f"{ref}@{version} has no file {path!r}")
         f = files[0]
         reader = self.store.open(f["digest"])
         return FileStream(path, f["size"], f["digest"], iter(reader))
 
-    def open_archive(self, caller: Principal, ref: Ref, version: str) -> tuple[list[dict[str, Any]], Any]:
-        """A version's files in path order and a function that opens each one's verifying stream.
+    def open_archive(self, caller: Principal, ref: Ref, version: str) -> list[FileStream]:
+        """A version's files in path order, each a verifying stream that opens its blob only when it is
+        read (an archive reads them one at a time). Audited as one pull."""
 
-        Blobs are opened one at a time as the archive reaches them. Audited as one pull."""
-        _, files = self._pull(caller, ref, version, None)
-        return files, lambda digest: iter(self.store.open(digest))
+        def chunks(digest: str) -> Iterator[bytes]:
+            with self.store.open(digest) as reader:
+                yield from reader
 
-    def _pull(
-        self, caller: Principal, ref: Ref, version: str, path: str | None
-    ) -> tuple[Any, list[dict[str, Any]]]:
+        return [
+            FileStream(f["path"], f["size"], f["digest"], chunks(f["digest"]))
+            for f in self._pull(caller, ref, version, None)
+        ]
+
+    def _pull(self, caller: Principal, ref: Ref, version: str, path: str | None) -> list[dict[str, Any]]:
         """Check access and quarantine, list the files (one ``path`` or all), record the pull."""
         caller.require("read", ref.namespace)
         with self.engine.connect() as conn:
@@ -528,7 +532,7 @@ class Registry:
             self.audit.append(
                 "pull", caller.name, f"{ref}@{version}", {"root_digest": row["root_digest"], **what}
             )
-        return row, files
+        return files
 
     def events(self, caller: Principal, since: int, limit: int) -> list[dict[str, Any]]:
         """Registry events after ``since`` (gateways poll this to unload quarantined versions)."""

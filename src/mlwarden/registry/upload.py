@@ -44,7 +44,6 @@ class Received:
     root: Path
     model_files: dict[str, tuple[str, int]] = field(default_factory=dict)  # relative path -> (sha256, size)
     stats: dict[str, FileStat] = field(default_factory=dict)
-    members: int = 0
 
     @property
     def model_dir(self) -> Path:
@@ -180,10 +179,11 @@ class _Unpacker(TarFeed):
         self._hasher: Any = None
         self._unsynced = 0
         self._made: set[Path] = set()
+        self._members = 0
 
     def begin(self, info: tarfile.TarInfo) -> None:
-        self.received.members += 1
-        if self.received.members > MAX_MEMBERS:
+        self._members += 1
+        if self._members > MAX_MEMBERS:
             raise ProblemError(422, "Invalid upload", f"more than {MAX_MEMBERS} members")
         parts = _member_parts(info)
         dest = self.received.root.joinpath(*parts)
